@@ -1,0 +1,33 @@
+"""nbgrader configuration of the course (instructor side).
+
+Run nbgrader from the project root. Source assignments (solutions and every test)
+live in solutions/<assignment>/, the generated student versions in exercises/.
+The gradebook and the runtime folders (submitted/, autograded/, feedback/) are
+created next to this file and are gitignored.
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = ROOT  # course root = this folder, wherever nbgrader is started
+c.CourseDirectory.course_id = "return-to-dust"
+c.CourseDirectory.source_directory = "solutions"  # instructor versions with solutions and tests
+c.CourseDirectory.release_directory = "exercises"  # generated student versions (committed)
+c.CourseDirectory.db_url = f"sqlite:///{os.path.join(ROOT, 'gradebook.db')}"  # gitignored
+# Files not copied from solutions/ into a release: jupytext sources (*.md hold the
+# solutions in plain text) and editor debris.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.md"]
+
+c.ClearSolutions.code_stub = {"python": "# your code here\nraise NotImplementedError"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+c.Execute.timeout = 60  # seconds per cell: a student's endless loop fails its cell, not the run
+c.Execute.interrupt_on_timeout = True
+
+# A student who deletes a graded or test cell gets it back (and scores it) instead of
+# breaking the autograder.
+c.OverwriteCells.add_missing_cells = True
+c.Autograde.create_student = True  # students appear in the gradebook on first submission
