@@ -22,6 +22,7 @@ from .data import load
 
 __all__ = [
     "add_source_line",
+    "count_noun",
     "format_number",
     "glue_figure",
     "glue_number",
@@ -88,6 +89,13 @@ def glue_text(key: str, text: str) -> str:
         raise TypeError(f"glue_text({key!r}) expects a str, got {type(text).__name__}")
     glue(key, text, display=False)
     return text
+
+
+def count_noun(count, singular: str, plural: str | None = None) -> str:
+    """'1 figure', '5 figures': a count with its noun in the right number."""
+    count = _plain(count)
+    noun = singular if count == 1 else (plural or singular + "s")
+    return f"{format_number(count)} {noun}"
 
 
 def glue_number(key: str, value, decimals: int = 0, *, percent: bool = False) -> str:

@@ -137,7 +137,7 @@ def _comparable(path: Path) -> str:
 def _tree_differences(expected: Path, actual: Path) -> list[str]:
     problems = []
     exp_files = {p.relative_to(expected) for p in expected.rglob("*") if p.is_file()}
-    act_files = {p.relative_to(actual) for p in actual.rglob("*") if p.is_file()} if actual.exists() else set()
+    act_files = {p.relative_to(actual) for p in actual.rglob("*") if p.is_file()}
     for rel in sorted(exp_files - act_files):
         problems.append(f"missing: {actual / rel}")
     for rel in sorted(act_files - exp_files):

@@ -1,0 +1,86 @@
+"""Shared fixtures: the project's paths and a throw-away nbgrader course."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def nbgrader_env(home: Path) -> dict[str, str]:
+    """Environment for running nbgrader: the venv first on PATH, a fake HOME so no
+    user-level jupyter or nbgrader config can leak into the run."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
+    env["HOME"] = str(home)
+    for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
+        env.pop(var, None)
+    return env
+
+
+class Course:
+    """A copy of the course's nbgrader setup in a temporary folder.
+
+    nbgrader runs there as the instructor would run it in the project root
+    (same nbgrader_config.py, same solutions/), but with its own gradebook.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.home = root.parent / "home"
+        self.home.mkdir(exist_ok=True)
+        shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+        # symlinks=False: data files that are symlinks into data/ become real copies
+        shutil.copytree(ROOT / "solutions", root / "solutions", symlinks=False)
+
+    def nbgrader(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=self.root,
+            env=nbgrader_env(self.home),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"nbgrader {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return result
+
+    def submit(self, student: str, assignment: str, notebook) -> Path:
+        """Place a notebook (NotebookNode, or bytes for a corrupt file) as a submission."""
+        import nbformat
+
+        folder = self.root / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{assignment}.ipynb"
+        if isinstance(notebook, bytes):
+            path.write_bytes(notebook)
+        else:
+            nbformat.write(notebook, path)
+        (folder / "timestamp.txt").write_text("2026-11-23 09:00:00.000000 UTC\n")
+        return path
+
+    def scores(self, student: str, assignment: str) -> dict[str, float | None]:
+        """grade_id -> points the autograder gave each graded cell (None: graded by hand)."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
+            nb = gb.find_submission_notebook(assignment, assignment, student)
+            return {g.name: g.auto_score for g in nb.grades}
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Course:
+    root = tmp_path / "course"
+    root.mkdir()
+    return Course(root)
