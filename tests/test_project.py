@@ -1,4 +1,4 @@
-"""Promises of the project layout: two set-up commands, no reads of ../shared, CLI help."""
+"""Promises of the project layout: two set-up commands, no reads of the shared folder, CLI help."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def tracked_files():
 
 
 def test_project_never_reads_the_shared_folder():
-    """Data is copied into data/; nothing the book, tests or package run opens ../shared."""
+    """Data is copied into data/; nothing the book, tests or package run opens the
+    shared folder beside the clone."""
     needle = "../" + "shared"  # spelled so that this test does not find itself
     offenders = []
     for path in tracked_files():
