@@ -56,6 +56,18 @@ class Course:
             )
         return result
 
+    def generate(self, assignment: str) -> tuple[Path, Path]:
+        """Run generate_assignment; return the student (release) and source notebooks."""
+        self.nbgrader("generate_assignment", assignment, "--force")
+        return (
+            self.root / "exercises" / assignment / f"{assignment}.ipynb",
+            self.root / "solutions" / assignment / f"{assignment}.ipynb",
+        )
+
+    def autograde(self, assignment: str, timeout: int = 5) -> subprocess.CompletedProcess:
+        """Autograde every submission (per-cell timeout in seconds); never raises."""
+        return self.nbgrader("autograde", assignment, f"--Execute.timeout={timeout}", check=False)
+
     def submit(self, student: str, assignment: str, notebook) -> Path:
         """Place a notebook (NotebookNode, or bytes for a corrupt file) as a submission."""
         import nbformat

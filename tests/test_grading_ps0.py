@@ -1,7 +1,8 @@
 """Does the warm-up assignment grade as it should, through real nbgrader runs?
 
 One autograde run grades a small class: the instructor's solution, the untouched
-student version, typical wrong answers, and submissions that try to break grading.
+student version, typical wrong answers, and submissions that try to break grading
+(those robustness cases do not depend on the assignment, so they live here only).
 """
 
 from __future__ import annotations
@@ -66,9 +67,7 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("graded") / "course"
     root.mkdir()
     course = Course(root)
-    course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
-    release = root / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    source = root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    release, source = course.generate(ASSIGNMENT)
 
     def submit(student, answers=None, solve=True):
         course.submit(student, ASSIGNMENT, make_submission(release, source, answers, solve=solve))
@@ -102,7 +101,7 @@ def graded(tmp_path_factory):
     # A file that is not a notebook at all.
     course.submit("corrupt", ASSIGNMENT, b'{"cells": [ this is not json')
 
-    result = course.nbgrader("autograde", ASSIGNMENT, "--Execute.timeout=5", check=False)
+    result = course.autograde(ASSIGNMENT)
     return course, result, release, source
 
 
