@@ -1,0 +1,88 @@
+"""``dustcourse grade ...``: the instructor's grading commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def grade() -> None:
+    """Grade submissions: sandboxed, in parallel, recorded in nbgrader's gradebook.
+
+    Run from the course root (the folder holding nbgrader_config.py). Manual grading
+    stays in nbgrader's formgrader.
+    """
+
+
+@grade.command("autograde")
+@click.argument("assignment")
+@click.option("--student", "students", multiple=True, metavar="ID",
+              help="Grade only this student (repeatable). Default: every submission.")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None,
+              help="Worker processes. Default: the number of CPU cores.")
+@click.option("--force", is_flag=True,
+              help="Regrade submissions already graded (default: skip unchanged ones).")
+@click.option("--no-sandbox", "no_sandbox", is_flag=True,
+              help="Run student code WITHOUT the sandbox (trusted code only).")
+@click.option("--cell-timeout", type=click.IntRange(1), default=None,
+              help="Seconds per cell. Default: Execute.timeout of nbgrader_config.py.")
+@click.option("--notebook-timeout", type=click.IntRange(1), default=600, show_default=True,
+              help="Seconds per notebook.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Course root (holds nbgrader_config.py).")
+def autograde_command(assignment, students, jobs, force, no_sandbox, cell_timeout,
+                      notebook_timeout, root):
+    """Autograde ASSIGNMENT for every student in submitted/ (or the named ones).
+
+    \b
+    Examples:
+      dustcourse grade autograde ps0-warmup
+      dustcourse grade autograde ps0-warmup --student alice --force
+    """
+    from .autograde import autograde, load_config, submitted_students
+    from .sandbox import Limits, SandboxUnavailable
+
+    if not (root / "nbgrader_config.py").is_file():
+        raise click.ClickException(f"{root.resolve()} has no nbgrader_config.py: use --root")
+    config = load_config(root.resolve())
+    default_timeout = int(config.Execute.get("timeout", 60))
+    limits = Limits(cell_timeout=cell_timeout or default_timeout, notebook_timeout=notebook_timeout)
+    names = list(students) or submitted_students(root.resolve(), assignment, config)
+    if not names:
+        raise click.ClickException(f"no submissions of {assignment} in submitted/")
+    if no_sandbox:
+        click.secho("WARNING: student code runs unsandboxed, with your rights.", fg="red", err=True)
+    with click.progressbar(length=len(names), label=f"Grading {assignment}",
+                           show_pos=True, file=sys.stderr) as bar:
+        try:
+            outcomes = autograde(root, assignment, names, jobs=jobs, force=force,
+                                 sandbox=not no_sandbox, limits=limits,
+                                 progress=lambda _outcome: bar.update(1))
+        except SandboxUnavailable as exc:
+            raise click.ClickException(
+                f"{exc}\nRefusing to run student code unsandboxed; pass --no-sandbox to "
+                "grade trusted notebooks without it."
+            ) from exc
+        bar.update(len(names) - bar.pos)
+    click.echo(summary_table(outcomes))
+    if any(o.status not in ("ok", "skipped") for o in outcomes):
+        click.echo("Some submissions could not be fully graded: see the status column.")
+
+
+def summary_table(outcomes) -> str:
+    rows = [("student", "status", "score", "seconds", "reason")]
+    for o in outcomes:
+        rows.append((o.student, o.status, f"{o.score:g} / {o.max_score:g}",
+                     f"{o.seconds:.1f}", (o.reason or "")[:70]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
+             for r in rows]
+    counts = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    lines.append("")
+    lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return "\n".join(lines)

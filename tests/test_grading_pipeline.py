@@ -1,0 +1,224 @@
+"""The instructor's parallel, sandboxed autograder (dustcourse.grading).
+
+One class of ps0 submissions, including hostile ones, is graded once by our pipeline
+(2 workers, sandbox on) and, for the well-behaved part, once by stock serial
+`nbgrader autograde`: the scores must be the same, the hostile notebooks must get a
+clear status and score, and nothing outside their sandbox may change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from dustcourse.grading.autograde import autograde
+from dustcourse.grading.sandbox import Limits
+from dustcourse.submissions import make_submission
+
+ASSIGNMENT = "ps0-warmup"
+LIMITS = Limits(cell_timeout=5, notebook_timeout=40, memory_bytes=2 * 1024**3)
+
+# Student code that tries to do harm or to break grading, in the first answer cell.
+# {root} is the course folder: assume the student knows where grading happens.
+HOSTILE = {
+    "writes_gradebook": (
+        "import pathlib\n"
+        "try:\n"
+        "    pathlib.Path('{root}/gradebook.db').write_text('gone')\n"
+        "except OSError as e:\n"
+        "    print('blocked', e)\n"
+        'figures_per_article = figures["article"].value_counts()'
+    ),
+    "edits_solutions": (
+        "import glob\n"
+        "for p in glob.glob('{root}/solutions/*/*') + glob.glob('{root}/submitted/perfect/*/*'):\n"
+        "    try:\n"
+        "        open(p, 'w').write('{{}}')\n"
+        "    except OSError as e:\n"
+        "        print('blocked', e)\n"
+        'figures_per_article = figures["article"].value_counts()'
+    ),
+    "reads_hidden_tests": (
+        "import glob\n"
+        "readable = []\n"
+        "for p in glob.glob('{root}/solutions/ps0-warmup/*.ipynb'):\n"
+        "    try:\n"
+        "        readable.append(open(p).read()[:10])\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "assert not readable, 'hidden tests readable'\n"
+        'figures_per_article = figures["article"].value_counts()'
+    ),
+    "network": (
+        "import socket\n"
+        "socket.create_connection(('1.1.1.1', 80), timeout=3)\n"
+        'figures_per_article = figures["article"].value_counts()'
+    ),
+    "kills_kernel": "import os\nos._exit(0)",
+    "sys_exit": "import sys\nsys.exit(3)",
+    "ignores_interrupt": (
+        "while True:\n"
+        "    try:\n"
+        "        pass\n"
+        "    except KeyboardInterrupt:\n"
+        "        pass"
+    ),
+    "memory_bomb": "hog = bytearray(8 * 1024**3)",
+    "fork_bomb": (
+        "import os, time\n"
+        "for _ in range(10_000):\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60)\n"
+        "            os._exit(0)\n"
+        "    except OSError:\n"
+        "        break\n"
+        'figures_per_article = figures["article"].value_counts()'
+    ),
+    "huge_output": (
+        "print('x' * (100 * 1024 * 1024))\n"
+        'figures_per_article = figures["article"].value_counts()'
+    ),
+}
+
+
+def tree_hash(folder):
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    from conftest import Course
+
+    # Not under /tmp, which the sandbox replaces anyway: the course folder must be
+    # hidden from student code by the sandbox itself, as it is in real use.
+    root = ROOT / "_build" / "test-pipeline-course"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    course = Course(root)
+    release, source = course.generate(ASSIGNMENT)
+
+    def submit(student, answers=None, solve=True):
+        course.submit(student, ASSIGNMENT, make_submission(release, source, answers, solve=solve))
+
+    submit("perfect")
+    submit("blank", solve=False)
+    submit("inverted_rate", {"q2_implied_rate": (
+        'pair = figures[figures["pair"] == "nc_gross_by_sep7"].set_index("unit")\n'
+        'implied_rate = float(pair.loc["USD", "value"]) / float(pair.loc["yuan", "value"])')})
+    for student, code in HOSTILE.items():
+        submit(student, {"q1_figures_per_article": code.format(root=root)})
+    course.submit("corrupt", ASSIGNMENT, b'{"cells": [ not json')
+    course.submit("empty_file", ASSIGNMENT, b"")
+    # a notebook under the wrong file name
+    wrong = course.root / "submitted" / "wrong_name" / ASSIGNMENT
+    wrong.mkdir(parents=True)
+    nbformat.write(make_submission(release, source), wrong / "my-homework.ipynb")
+
+    solutions_before = tree_hash(root / "solutions")
+    started = time.monotonic()
+    outcomes = autograde(root, ASSIGNMENT, jobs=2, limits=LIMITS)
+    wall = time.monotonic() - started
+    return course, {o.student: o for o in outcomes}, solutions_before, wall
+
+
+def test_scores_of_well_behaved_submissions(graded):
+    _, outcomes, *_ = graded
+    assert (outcomes["perfect"].score, outcomes["perfect"].max_score) == (7, 9)
+    assert outcomes["perfect"].status == "ok"
+    assert outcomes["blank"].score == 0
+    assert outcomes["inverted_rate"].score == 5
+
+
+def test_same_scores_as_stock_nbgrader(graded, tmp_path):
+    """Stock `nbgrader autograde` on the same submissions gives the same cell scores."""
+    from conftest import Course
+
+    course, *_ = graded
+    stock_root = tmp_path / "course"
+    stock_root.mkdir()
+    stock = Course(stock_root)
+    stock.generate(ASSIGNMENT)
+    for student in ("perfect", "blank", "inverted_rate"):
+        shutil.copytree(course.root / "submitted" / student, stock_root / "submitted" / student)
+    stock.autograde(ASSIGNMENT)
+    for student in ("perfect", "blank", "inverted_rate"):
+        assert course.scores(student, ASSIGNMENT) == stock.scores(student, ASSIGNMENT), student
+
+
+@pytest.mark.parametrize("student", ["writes_gradebook", "edits_solutions", "reads_hidden_tests",
+                                     "network", "fork_bomb", "huge_output"])
+def test_sandboxed_harm_fails_quietly_and_the_rest_is_graded(graded, student):
+    """The harmful code is stopped by the sandbox; the answer after it still counts."""
+    _, outcomes, *_ = graded
+    outcome = outcomes[student]
+    assert outcome.status == "ok", outcome
+    expected = 6 if student == "network" else 7  # the network error fails question 1
+    assert outcome.score == expected, outcome
+
+
+def test_course_files_are_intact(graded):
+    course, _, solutions_before, _ = graded
+    assert tree_hash(course.root / "solutions") == solutions_before
+    assert course.scores("perfect", ASSIGNMENT)  # the gradebook still opens and answers
+
+
+@pytest.mark.parametrize("student,status", [
+    ("kills_kernel", "kernel_died"), ("sys_exit", "ok"), ("ignores_interrupt", "timeout"),
+    ("memory_bomb", "ok"),
+])
+def test_crashing_submissions_get_a_status_and_lose_only_what_they_should(
+    graded, student, status
+):
+    _, outcomes, *_ = graded
+    outcome = outcomes[student]
+    assert outcome.status == status, outcome
+    if status == "ok":  # sys.exit and MemoryError are ordinary errors in one cell
+        assert outcome.score == 6
+    else:  # nothing after the crash ran, and unexecuted tests score nothing
+        assert outcome.score == 0
+        assert outcome.reason
+
+
+@pytest.mark.parametrize("student", ["corrupt", "empty_file", "wrong_name"])
+def test_unreadable_or_missing_notebooks_score_zero_with_a_reason(graded, student):
+    _, outcomes, *_ = graded
+    outcome = outcomes[student]
+    assert outcome.status == "error"
+    assert outcome.score == 0 and outcome.max_score == 9
+    assert outcome.reason
+
+
+def test_batch_time_stays_bounded(graded):
+    *_, wall = graded
+    assert wall < 300
+
+
+def test_rerun_skips_unchanged_submissions_and_regrades_changed_ones(graded):
+    course, outcomes, *_ = graded
+    path = course.root / "submitted" / "blank" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source += " "  # touch the submission
+    nbformat.write(nb, path)
+    again = {o.student: o for o in autograde(course.root, ASSIGNMENT, jobs=2, limits=LIMITS)}
+    assert again["blank"].status == "ok"
+    assert all(o.status == "skipped" for s, o in again.items() if s != "blank")
+    assert again["perfect"].score == outcomes["perfect"].score
+
+
+def test_status_files_record_every_student(graded):
+    course, outcomes, *_ = graded
+    folder = course.root / "grading" / "status" / ASSIGNMENT
+    recorded = {
+        p.stem: json.loads(p.read_text())["outcome"]["status"] for p in folder.glob("*.json")
+    }
+    assert set(recorded) == set(outcomes)
