@@ -118,7 +118,6 @@ def prepare(config, assignment: str, student: str) -> str | None:
 def _zero_scores(config, assignment: str, student: str) -> None:
     """Record a submission that could not be graded: every graded cell scores zero."""
     from nbgrader.api import Gradebook, MissingEntry
-
     from sqlalchemy.exc import SAWarning
 
     coursedir = _coursedir(config)
