@@ -222,3 +222,23 @@ def test_status_files_record_every_student(graded):
         p.stem: json.loads(p.read_text())["outcome"]["status"] for p in folder.glob("*.json")
     }
     assert set(recorded) == set(outcomes)
+
+
+def test_export_has_a_row_per_question_with_status_and_reason(graded, tmp_path):
+    import csv
+
+    from dustcourse.grading.export import export
+
+    course, outcomes, *_ = graded
+    questions, totals = export(course.root, ASSIGNMENT, tmp_path)
+    rows = list(csv.DictReader(questions.open()))
+    by_key = {(r["student"], r["question"]): r for r in rows}
+    assert len(rows) == len(outcomes) * 6  # five autograded tests and one reflection
+    row = by_key[("inverted_rate", "q2_implied_rate_tests")]
+    assert (row["score"], row["max_score"], row["status"]) == ("0", "2", "failed")
+    assert "yuan per US dollar" in row["reason"]  # the check's formative message
+    assert by_key[("perfect", "q5_reflection")]["status"] == "needs_manual_grade"
+    assert by_key[("ignores_interrupt", "q4_usd_figures_tests")]["status"] == "not_executed"
+    total = {r["student"]: r for r in csv.DictReader(totals.open())}
+    assert total["perfect"]["score"] == "7" and total["perfect"]["max_score"] == "9"
+    assert total["corrupt"]["status"] == "error" and total["corrupt"]["reason"]

@@ -86,3 +86,26 @@ def summary_table(outcomes) -> str:
     lines.append("")
     lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     return "\n".join(lines)
+
+
+@grade.command("export")
+@click.argument("assignment")
+@click.option("--to", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("grading/exports"), show_default=True,
+              help="Folder for the CSV files.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Course root (holds nbgrader_config.py).")
+def export_command(assignment, out_dir, root):
+    """Write per-question and per-student grade CSVs for ASSIGNMENT.
+
+    \b
+    <assignment>-questions.csv: student, assignment, question, score, max_score,
+                                status, reason (first line of the failed check)
+    <assignment>-totals.csv:    student, assignment, score, max_score, status, reason
+
+    Scores include hand grading done in formgrader.
+    """
+    from .export import export
+
+    questions, totals = export(root, assignment, out_dir)
+    click.echo(f"wrote {questions}\nwrote {totals}")
