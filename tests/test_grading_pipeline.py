@@ -242,3 +242,17 @@ def test_export_has_a_row_per_question_with_status_and_reason(graded, tmp_path):
     total = {r["student"]: r for r in csv.DictReader(totals.open())}
     assert total["perfect"]["score"] == "7" and total["perfect"]["max_score"] == "9"
     assert total["corrupt"]["status"] == "error" and total["corrupt"]["reason"]
+
+
+def test_feedback_shows_messages_but_never_hidden_tests(graded):
+    from dustcourse.grading.feedback import generate_feedback
+
+    course, *_ = graded
+    paths = generate_feedback(course.root, ASSIGNMENT, ["inverted_rate", "perfect"])
+    assert len(paths) == 2
+    html = (course.root / "feedback" / "inverted_rate" / ASSIGNMENT / f"{ASSIGNMENT}.html")
+    text = html.read_text()
+    assert "Score: 5.0 / 9.0" in text
+    assert "did you divide dollars by yuan?" in text  # the failed check's message
+    for secret in ("HIDDEN TESTS", "_expected", "_f.loc", "_true_m2", "_printed_m2"):
+        assert secret not in text, secret

@@ -109,3 +109,21 @@ def export_command(assignment, out_dir, root):
 
     questions, totals = export(root, assignment, out_dir)
     click.echo(f"wrote {questions}\nwrote {totals}")
+
+
+@grade.command("feedback")
+@click.argument("assignment")
+@click.option("--student", "students", multiple=True, metavar="ID",
+              help="Only this student (repeatable). Default: every graded student.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Course root (holds nbgrader_config.py).")
+def feedback_command(assignment, students, root):
+    """Write HTML feedback for ASSIGNMENT into feedback/<student>/<assignment>/.
+
+    Shows each student's work, scores and the messages of failed checks, but never
+    the source or expected values of hidden tests.
+    """
+    from .feedback import generate_feedback
+
+    paths = generate_feedback(root, assignment, list(students) or None)
+    click.echo(f"wrote {len(paths)} feedback file(s) under {root / 'feedback'}")
