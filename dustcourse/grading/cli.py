@@ -127,3 +127,33 @@ def feedback_command(assignment, students, root):
 
     paths = generate_feedback(root, assignment, list(students) or None)
     click.echo(f"wrote {len(paths)} feedback file(s) under {root / 'feedback'}")
+
+
+@grade.command("import")
+@click.argument("assignment")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Course root (holds nbgrader_config.py).")
+def import_command(assignment, source, root):
+    """Import SOURCE (an LMS zip or folder) as submissions of ASSIGNMENT.
+
+    Understands Canvas, Moodle and Blackboard downloads and nbgrader's own
+    <student>/<assignment>/ layout. Unsafe entries (absolute paths, '..', symbolic
+    links, oversized files) are refused; when a student submitted several times the
+    latest wins. Every file that could not be placed is listed.
+
+    \b
+    Example:
+      dustcourse grade import ps0-warmup ~/Downloads/submissions.zip
+    """
+    from .lms_import import UnsafeArchive, import_submissions
+
+    try:
+        report = import_submissions(source, assignment, root)
+    except (UnsafeArchive, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"placed {len(report.placed)} file(s) for {len(report.students)} student(s)")
+    for student, kept, dropped in report.duplicates:
+        click.echo(f"duplicate for {student}: kept {kept}, ignored {dropped}")
+    for entry, reason in report.unplaced:
+        click.echo(f"NOT PLACED {entry}: {reason}", err=True)
