@@ -23,11 +23,15 @@ from .data import load
 __all__ = [
     "add_source_line",
     "count_noun",
+    "format_date",
     "format_number",
+    "format_ordinal",
+    "glue_date",
     "glue_figure",
     "glue_number",
     "glue_text",
     "load",
+    "mark_unverified",
     "np",
     "pd",
     "plt",
@@ -101,6 +105,46 @@ def count_noun(count, singular: str, plural: str | None = None) -> str:
 def glue_number(key: str, value, decimals: int = 0, *, percent: bool = False) -> str:
     """Format a number (see :func:`format_number`) and glue it under ``key``."""
     return glue_text(key, format_number(value, decimals, percent=percent))
+
+
+def format_ordinal(value) -> str:
+    """An ordinal for prose: 1 -> '1st', 72 -> '72nd', 113 -> '113th'."""
+    value = _plain(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise TypeError(f"expected a whole number for an ordinal, got {value!r}")
+    if value % 100 in (11, 12, 13):
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(value % 10, "th")
+    return f"{value:,}{suffix}"
+
+
+def format_date(value, *, year: bool = True) -> str:
+    """A date for prose: '7 September 2022' (or '7 September' with ``year=False``)."""
+    stamp = pd.Timestamp(value)
+    if pd.isna(stamp):
+        raise ValueError("refusing to put a missing date (NaT) into the text")
+    text = f"{stamp.day} {stamp:%B}"
+    return f"{text} {stamp.year}" if year else text
+
+
+def glue_date(key: str, value, *, year: bool = True) -> str:
+    """Format a date (see :func:`format_date`) and glue it under ``key``."""
+    return glue_text(key, format_date(value, year=year))
+
+
+def mark_unverified(text: str, verified) -> str:
+    """Label a statistic taken from a row whose ``verified`` flag is false.
+
+    The data README asks that such rows be labelled wherever they are used:
+    ``mark_unverified("42.1 yuan", False)`` -> ``'42.1 yuan (unverified)'``.
+    """
+    verified = _plain(verified)
+    if not isinstance(verified, bool):
+        raise TypeError(f"verified must be a bool, got {type(verified).__name__}: {verified!r}")
+    return text if verified else f"{text} (unverified)"
 
 
 def add_source_line(fig: plt.Figure, text: str) -> None:
