@@ -8,6 +8,7 @@ clear status and score, and nothing outside their sandbox may change.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import shutil
@@ -119,6 +120,18 @@ def graded(tmp_path_factory):
         submit(student, {"q1_figures_per_article": code.format(root=root)})
     course.submit("corrupt", ASSIGNMENT, b'{"cells": [ not json')
     course.submit("empty_file", ASSIGNMENT, b"")
+    course.submit("not_utf8", ASSIGNMENT, "{\"cells\": \"\u00e9\"}".encode("latin-1") + b"\xff\xfe")
+    # the notebook of another assignment, handed in under this one's name
+    other_release, other_source = course.generate("ps1-articles-as-data")
+    course.submit("other_assignment", ASSIGNMENT, make_submission(other_release, other_source))
+    # cells duplicated, markdown moved to the end, points and a locked test edited
+    nb = make_submission(release, source)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("points")]
+    tests[0].metadata["nbgrader"]["points"] = 100
+    tests[1].source = "assert True"
+    nb.cells = [c for c in nb.cells if c.cell_type == "code"] + copy.deepcopy(tests[:2]) + [
+        c for c in nb.cells if c.cell_type == "markdown"]
+    course.submit("tampered_cells", ASSIGNMENT, nb)
     # a notebook under the wrong file name
     wrong = course.root / "submitted" / "wrong_name" / ASSIGNMENT
     wrong.mkdir(parents=True)
@@ -189,7 +202,21 @@ def test_crashing_submissions_get_a_status_and_lose_only_what_they_should(
         assert outcome.reason
 
 
-@pytest.mark.parametrize("student", ["corrupt", "empty_file", "wrong_name"])
+def test_tampered_cells_are_restored_from_the_gradebook(graded):
+    """Duplicated cells, moved cells, edited points and edited tests change nothing."""
+    course, outcomes, *_ = graded
+    assert outcomes["tampered_cells"].status == "ok"
+    assert outcomes["tampered_cells"].max_score == 9
+    assert course.scores("tampered_cells", ASSIGNMENT) == course.scores("perfect", ASSIGNMENT)
+
+
+def test_notebook_of_another_assignment_scores_zero(graded):
+    _, outcomes, *_ = graded
+    outcome = outcomes["other_assignment"]
+    assert outcome.score == 0 and outcome.max_score == 9, outcome
+
+
+@pytest.mark.parametrize("student", ["corrupt", "empty_file", "wrong_name", "not_utf8"])
 def test_unreadable_or_missing_notebooks_score_zero_with_a_reason(graded, student):
     _, outcomes, *_ = graded
     outcome = outcomes[student]

@@ -91,13 +91,37 @@ class _Capture(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def _deduplicate_grade_ids():
+    """nbgrader's DeduplicateIds, minus its crash on the copies it clears.
+
+    nbgrader empties the metadata of a duplicated graded cell (``{}``) and a later
+    step then fails on the missing ``grade_id``; removing the key instead leaves a
+    plain cell, and the copy nbgrader keeps is graded as usual.
+    """
+    from nbgrader.preprocessors import DeduplicateIds
+
+    class DeduplicateGradeIds(DeduplicateIds):
+        def preprocess_cell(self, cell, resources, cell_index):
+            cell, resources = super().preprocess_cell(cell, resources, cell_index)
+            if cell.metadata.get("nbgrader") == {}:
+                del cell.metadata["nbgrader"]
+            return cell, resources
+
+    return DeduplicateGradeIds
+
+
 def prepare(config, assignment: str, student: str) -> str | None:
     """nbgrader's sanitising step for one submission; the error text if it failed."""
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import DeduplicateIds
     from traitlets.config import Config
 
     cfg = Config(config)
     cfg.Autograde.autograde_preprocessors = []  # execution and scoring happen later
+    cfg.Autograde.sanitize_preprocessors = [
+        _deduplicate_grade_ids() if cls is DeduplicateIds else cls
+        for cls in Autograde.class_traits()["sanitize_preprocessors"].default()
+    ]
     cfg.CourseDirectory.assignment_id = assignment
     cfg.CourseDirectory.student_id = student
     converter = Autograde(coursedir=_coursedir(cfg), config=cfg)

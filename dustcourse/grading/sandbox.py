@@ -190,6 +190,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         os.chmod(self.connection_file, 0o644)
         return result
 
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # The kernel's own console chatter (connection banner) is not the grader's
+        # business: what the student's code prints reaches the notebook anyway.
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
         return bwrap_command(self._scratch, self._limits, self._hide, self._uid) + command
