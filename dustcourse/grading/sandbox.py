@@ -96,13 +96,17 @@ def bwrap_command(
             "packages bubblewrap and util-linux (scripts/setup.sh installs them)"
         )
     python_homes = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable)]
-    hidden = []
-    for folder in hide:  # e.g. the course root: solutions, gradebook, other students
-        hidden += ["--perms", "0755", "--tmpfs", folder]
-        hidden += [
-            arg for home in python_homes if home.startswith(folder.rstrip("/") + "/")
-            for arg in ("--ro-bind", home, home)
-        ]
+    # A private /tmp, and the folders to hide (e.g. the course root: solutions,
+    # gradebook, other students) replaced by empty ones; the Python running the
+    # kernel is bound back if it lives in one of them (a clone under /tmp, a .venv
+    # inside the course).
+    masks = ["/tmp", *hide]
+    masked = []
+    for folder in masks:
+        masked += ["--perms", "1777" if folder == "/tmp" else "0755", "--tmpfs", folder]
+    for home in sorted(set(python_homes)):
+        if any(home.startswith(folder.rstrip("/") + "/") for folder in masks):
+            masked += ["--ro-bind", home, home]
     uid = str(uid or sandbox_uid())
     return [
         tools["bwrap"],
@@ -110,10 +114,9 @@ def bwrap_command(
         "--unshare-cgroup-try",
         "--ro-bind", "/", "/",
         *_reachable_mounts(python_homes),
-        *hidden,
         "--dev", "/dev",
         "--proc", "/proc",
-        "--perms", "1777", "--tmpfs", "/tmp",
+        *masked,
         "--bind", scratch, scratch,
         "--chdir", scratch,
         "--die-with-parent",
