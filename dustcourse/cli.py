@@ -1,4 +1,5 @@
-"""The ``dustcourse`` command: course maintenance for authors and instructors.
+"""The ``dustcourse`` command: course maintenance for authors and instructors, and
+``dustcourse check`` for students.
 
 Heavy imports (pandas, nbgrader, frictionless) happen inside the commands, so that
 ``dustcourse --help`` answers at once.
@@ -7,10 +8,12 @@ Heavy imports (pandas, nbgrader, frictionless) happen inside the commands, so th
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from . import __version__
+from .grading.cli import grade
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +26,39 @@ def main() -> None:
       dustcourse exercises generate          # solutions/ -> exercises/ (all assignments)
       dustcourse exercises check             # fail if exercises/ is out of date
       dustcourse data validate               # check data/ against datapackage.json
+      dustcourse grade autograde ps0-warmup  # sandboxed parallel grading (see --help)
+      dustcourse check ps0-warmup.ipynb      # run an exercise's public checks
     """
+
+
+@main.command("check")
+@click.argument(
+    "notebook", nargs=-1, required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--timeout", default=60, show_default=True,
+              help="Seconds each cell may run before it counts as failed.")
+def check_command(notebook: tuple[Path, ...], timeout: int) -> None:
+    """Run the public checks of exercise NOTEBOOK(s) and list each question's result.
+
+    The notebook runs from the top in a fresh kernel, in its own folder (so it finds
+    its data/), through nbgrader's validator; the file is not changed. Each graded
+    cell is listed by its grade id: passed, failed (with the message of the failing
+    check) or manual (graded by your instructor). Exits 1 when a check fails.
+
+    \b
+    Example:
+      dustcourse check ps0-warmup/ps0-warmup.ipynb
+    """
+    from .check import check
+
+    failed = False
+    for path in notebook:
+        report = check(path, timeout=timeout)
+        click.echo(str(report))
+        failed = failed or not report.ok
+    if failed:
+        sys.exit(1)
 
 
 @main.group()
@@ -100,6 +135,9 @@ def data_list() -> None:
     for name in table_names():
         df = load(name, check=False)
         click.echo(f"{name:28} {len(df):5d} rows  {describe(name).get('title', '')}")
+
+
+main.add_command(grade)  # dustcourse grade import|autograde|feedback|export
 
 
 if __name__ == "__main__":  # pragma: no cover

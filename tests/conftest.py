@@ -96,3 +96,83 @@ def course(tmp_path: Path) -> Course:
     root = tmp_path / "course"
     root.mkdir()
     return Course(root)
+
+
+# --- Browser tests: Debian's Chromium driven by Playwright ---------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by scripts/setup.sh
+# Headless and quiet: no sandbox (CI runs as root), no GPU, and none of Chromium's own
+# connections (updates, sync, field trials), which this machine's closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a whole test module (never a browser Playwright downloads)."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class StaticServer:
+    """Serve a folder over HTTP on 127.0.0.1 (random port) from a thread.
+
+    with StaticServer(folder) as base_url: ...   # base_url ends with "/"
+    """
+
+    def __init__(self, directory: Path):
+        import functools
+        import http.server
+
+        class QuietHandler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+        handler = functools.partial(QuietHandler, directory=str(directory))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
+
+    def __enter__(self) -> str:
+        import threading
+
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def book_html() -> Path:
+    """The built book the browser tests read: $DUSTCOURSE_BOOK_HTML or _build/html."""
+    return Path(os.environ.get("DUSTCOURSE_BOOK_HTML", ROOT / "_build" / "html")).resolve()
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests save their screenshots: beside the built book."""
+    return book_html().parent / "test-screenshots"

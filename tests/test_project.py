@@ -75,7 +75,9 @@ def test_runtime_grading_files_are_ignored():
 
 @pytest.mark.parametrize(
     "args", [[], ["exercises"], ["exercises", "generate"], ["exercises", "check"],
-             ["data"], ["data", "validate"], ["data", "list"]]
+             ["data"], ["data", "validate"], ["data", "list"], ["grade"],
+             ["grade", "import"], ["grade", "autograde"], ["grade", "feedback"],
+             ["grade", "export"]]
 )
 def test_every_command_has_help(args):
     result = CliRunner().invoke(main, [*args, "--help"])

@@ -1,0 +1,198 @@
+"""Check an exercise notebook before handing it in: which public tests pass, and why not.
+
+The notebook runs from top to bottom in a fresh kernel through nbgrader's own
+validator (the code behind the *Validate* button and ``nbgrader validate``), in the
+notebook's folder so that it finds its ``data/``. The report lists every graded cell
+by its grade id: the autograded checks as passed or failed with the message of the
+failing ``assert``, the answers your instructor grades by hand as such. The command
+``nbgrader validate`` exits 0 even when tests fail; :func:`check` and ``dustcourse
+check`` tell a script (or a student) through ``report.ok`` and the exit status.
+
+From a terminal::
+
+    dustcourse check ps0-warmup.ipynb
+
+From a notebook (save it first: the file on disk is what is checked)::
+
+    from dustcourse.check import check
+    check("ps0-warmup.ipynb")
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+PASSED, FAILED, MANUAL = "passed", "failed", "manual"
+TEXT_STUB = "YOUR ANSWER HERE"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MAX_MESSAGE = 400
+
+
+@dataclass
+class QuestionResult:
+    """The outcome of one graded cell, named by its nbgrader grade id."""
+
+    grade_id: str
+    status: str  # PASSED, FAILED or MANUAL
+    points: float
+    message: str = ""
+
+    def __str__(self) -> str:
+        points = f"{self.points:g} point{'' if self.points == 1 else 's'}"
+        line = f"{self.status.upper():7} {self.grade_id} ({points})"
+        return f"{line}: {self.message}" if self.message else line
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check` found; ``str(report)`` is the text ``dustcourse check`` prints."""
+
+    notebook: Path
+    results: list[QuestionResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[QuestionResult]:
+        return [r for r in self.results if r.status == FAILED]
+
+    @property
+    def autograded(self) -> list[QuestionResult]:
+        return [r for r in self.results if r.status != MANUAL]
+
+    @property
+    def ok(self) -> bool:
+        """True when every autograded check passes (the hand-graded answers aside)."""
+        return not self.failed
+
+    def status(self) -> dict[str, str]:
+        """grade id -> passed / failed / manual."""
+        return {r.grade_id: r.status for r in self.results}
+
+    def __str__(self) -> str:
+        auto = self.autograded
+        passed = [r for r in auto if r.status == PASSED]
+        lines = [
+            f"Checked {self.notebook.name}: {len(passed)} of {len(auto)} autograded checks "
+            f"pass ({sum(r.points for r in passed):g} of {sum(r.points for r in auto):g} points)."
+        ]
+        lines += [str(r) for r in self.results]
+        if self.ok:
+            lines.append("All public checks pass. More tests run when your work is graded, "
+                         "so passing them does not mean that every answer is right.")
+        else:
+            lines.append(f"{len(self.failed)} check(s) failed: fix the answer above each one, "
+                         "then run the notebook again from the top.")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # shown as text in a notebook
+        printer.text(str(self))
+
+
+def _grade_id(cell) -> str:
+    return cell.metadata.get("nbgrader", {}).get("grade_id", "")
+
+
+def _error(cell) -> str | None:
+    """'Name: message' of the first error a code cell raised, or None."""
+    for output in cell.get("outputs", []):
+        if output.output_type == "error":
+            message = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
+            message = ANSI.sub("", message).strip()
+            if output.ename == "AssertionError" and not output.evalue:
+                message = "AssertionError (a check failed without a message)"
+            return message[:MAX_MESSAGE]
+    return None
+
+
+def _changed_message() -> str:
+    return ("this read-only cell was changed; the grader puts the original back, so undo "
+            "the change (copy the cell from a fresh download of the exercise)")
+
+
+def _results(executed: nbformat.NotebookNode, original: nbformat.NotebookNode) -> list:
+    from nbgrader import utils
+
+    results = []
+    answer = None  # the last answer (solution) cell above the current one
+    for cell, before in zip(executed.cells, original.cells, strict=True):
+        if utils.is_solution(cell) and cell.cell_type == "code":
+            answer = cell
+        checksum = before.metadata.get("nbgrader", {}).get("checksum")
+        if utils.is_locked(before) and checksum and utils.compute_checksum(before) != checksum:
+            points = float(before.metadata.nbgrader.get("points", 0))
+            results.append(QuestionResult(_grade_id(cell), FAILED, points, _changed_message()))
+            continue
+        if not utils.is_grade(cell):
+            continue
+        points = float(cell.metadata.nbgrader.get("points", 0))
+        if cell.cell_type != "code":
+            unanswered = cell.source.strip() in ("", TEXT_STUB)
+            note = "not answered yet" if unanswered else "answered"
+            results.append(QuestionResult(_grade_id(cell), MANUAL, points,
+                                          f"{note}; graded by your instructor"))
+            continue
+        score, max_score = utils.determine_grade(cell)
+        if score is None:  # graded by hand even though it is code
+            results.append(QuestionResult(_grade_id(cell), MANUAL, points,
+                                          "graded by your instructor"))
+            continue
+        if score >= max_score and not (max_score == 0 and utils.has_failed(cell)):
+            results.append(QuestionResult(_grade_id(cell), PASSED, points))
+            continue
+        message = _error(cell) or "the check did not pass"
+        cause = _error(answer) if answer is not None and answer is not cell else None
+        if cause and cause.startswith("NotImplementedError"):
+            message += (f"; your answer {_grade_id(answer)} still raises NotImplementedError: "
+                        "replace `raise NotImplementedError` with your code")
+        elif cause:
+            message += f"; your answer {_grade_id(answer)} raised {cause}"
+        results.append(QuestionResult(_grade_id(cell), FAILED, points, message))
+    return results
+
+
+def check(path: str | Path, *, timeout: int = 60) -> CheckReport:
+    """Run a notebook's public tests with nbgrader's validator; report each graded cell.
+
+    ``timeout`` is the limit in seconds for each cell (an endless loop fails its cell).
+    The file is not modified.
+    """
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    path = Path(path).resolve()
+    original = nbformat.read(path, as_version=4)
+
+    class _Validator(Validator):
+        """nbgrader's validator, keeping the executed notebook for per-cell messages."""
+
+        executed = None
+
+        def _preprocess(self, nb):
+            self.executed = super()._preprocess(nb)
+            return self.executed
+
+    # Checksums are compared here, per cell, so that an edited test cell is reported by
+    # name while the other questions are still checked.
+    execute = {
+        "timeout": timeout,
+        # nbgrader's default for Python kernels, plus a quiet kernel (no start-up warnings)
+        "extra_arguments": ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
+    }
+    validator = _Validator(config=Config({"Execute": execute}), ignore_checksums=True)
+    found = validator.validate(str(path))
+    report = CheckReport(path)
+    if "type_changed" in found:
+        changed = {c.get("source", "") for c in found["type_changed"]}
+        for cell in original.cells:
+            if cell.source.strip() in changed:
+                report.results.append(QuestionResult(
+                    _grade_id(cell), FAILED,
+                    float(cell.metadata.get("nbgrader", {}).get("points", 0)),
+                    f"this cell was turned into a {cell.cell_type} cell: change it back to a "
+                    f"{cell.metadata.nbgrader.get('cell_type', 'code')} cell"))
+        return report
+    report.results = _results(validator.executed, original)
+    return report
