@@ -8,9 +8,11 @@ clear status and score, and nothing outside their sandbox may change.
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
+import os
 import shutil
 import time
 
@@ -132,6 +134,12 @@ def graded(tmp_path_factory):
     nb.cells = [c for c in nb.cells if c.cell_type == "code"] + copy.deepcopy(tests[:2]) + [
         c for c in nb.cells if c.cell_type == "markdown"]
     course.submit("tampered_cells", ASSIGNMENT, nb)
+    # a 50 MB notebook: the right answers plus outputs full of images
+    nb = make_submission(release, source)
+    image = base64.b64encode(os.urandom(5 * 1024 * 1024)).decode()
+    nb.cells[2].outputs = [nbformat.v4.new_output("display_data", data={"image/png": image})
+                           for _ in range(7)]
+    course.submit("huge_notebook", ASSIGNMENT, nb)
     # a notebook under the wrong file name
     wrong = course.root / "submitted" / "wrong_name" / ASSIGNMENT
     wrong.mkdir(parents=True)
@@ -208,6 +216,32 @@ def test_tampered_cells_are_restored_from_the_gradebook(graded):
     assert outcomes["tampered_cells"].status == "ok"
     assert outcomes["tampered_cells"].max_score == 9
     assert course.scores("tampered_cells", ASSIGNMENT) == course.scores("perfect", ASSIGNMENT)
+
+
+def test_huge_notebook_is_graded(graded):
+    course, outcomes, *_ = graded
+    submitted = course.root / "submitted" / "huge_notebook" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert submitted.stat().st_size > 45 * 1024**2
+    assert (outcomes["huge_notebook"].status, outcomes["huge_notebook"].score) == ("ok", 7)
+
+
+def test_grading_refuses_to_run_without_the_sandbox(graded, monkeypatch):
+    """No bubblewrap: nothing is graded, and the error says how to proceed."""
+    import shutil as shutil_module
+
+    from dustcourse.grading import sandbox
+    from dustcourse.grading.sandbox import SandboxUnavailable
+
+    course, *_ = graded
+    sandbox.check_sandbox.cache_clear()
+    real_which = shutil_module.which
+    monkeypatch.setattr(sandbox.shutil, "which",
+                        lambda name: None if name == "bwrap" else real_which(name))
+    before = tree_hash(course.root / "autograded")
+    with pytest.raises(SandboxUnavailable, match="bubblewrap"):
+        autograde(course.root, ASSIGNMENT, force=True, limits=LIMITS)
+    assert tree_hash(course.root / "autograded") == before
+    sandbox.check_sandbox.cache_clear()
 
 
 def test_notebook_of_another_assignment_scores_zero(graded):

@@ -101,11 +101,22 @@ def bwrap_command(
     # kernel is bound back if it lives in one of them (a clone under /tmp, a .venv
     # inside the course).
     masks = ["/tmp", *hide]
-    masked = []
+    masked: list[str] = []
+
+    def reach(path: str) -> None:
+        """Create, traversable, the folders leading to ``path`` inside an earlier mask."""
+        for folder in masks:
+            if path.startswith(folder.rstrip("/") + "/") and folder != path:
+                parts = Path(path).relative_to(folder).parts[:-1]
+                for depth in range(1, len(parts) + 1):
+                    masked.extend(["--perms", "0755", "--dir", str(Path(folder, *parts[:depth]))])
+
     for folder in masks:
+        reach(folder)
         masked += ["--perms", "1777" if folder == "/tmp" else "0755", "--tmpfs", folder]
     for home in sorted(set(python_homes)):
         if any(home.startswith(folder.rstrip("/") + "/") for folder in masks):
+            reach(home)
             masked += ["--ro-bind", home, home]
     uid = str(uid or sandbox_uid())
     return [
