@@ -82,6 +82,17 @@ class Course:
         (folder / "timestamp.txt").write_text("2026-11-23 09:00:00.000000 UTC\n")
         return path
 
+    def submit_answers(self, student: str, assignment: str, answers=None, *, solve=True) -> Path:
+        """Submit the released notebook with answers filled in (see make_submission):
+        the instructor's solution, the given wrong answers, or blank (solve=False)."""
+        from dustcourse.submissions import make_submission
+
+        release = self.root / "exercises" / assignment / f"{assignment}.ipynb"
+        source = self.root / "solutions" / assignment / f"{assignment}.ipynb"
+        return self.submit(
+            student, assignment, make_submission(release, source, answers, solve=solve)
+        )
+
     def scores(self, student: str, assignment: str) -> dict[str, float | None]:
         """grade_id -> points the autograder gave each graded cell (None: graded by hand)."""
         from nbgrader.api import Gradebook
@@ -89,6 +100,23 @@ class Course:
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
             nb = gb.find_submission_notebook(assignment, assignment, student)
             return {g.name: g.auto_score for g in nb.grades}
+
+
+def contract_class(tmp_path_factory, assignment: str, wrong: dict, correct: dict | None = None):
+    """The exercise contract's class, autograded once by stock nbgrader: "perfect" (the
+    instructor's solution), "blank" (the student version), one student per wrong answer
+    and one per correct alternative answer (``{student: {grade_id: code}}``)."""
+    root = tmp_path_factory.mktemp(assignment) / "course"
+    root.mkdir()
+    course = Course(root)
+    course.generate(assignment)
+    course.submit_answers("perfect", assignment)
+    course.submit_answers("blank", assignment, solve=False)
+    for student, answers in {**wrong, **(correct or {})}.items():
+        course.submit_answers(student, assignment, answers)
+    result = course.autograde(assignment, timeout=30)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return course
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -109,17 +110,14 @@ def graded(tmp_path_factory):
     root.mkdir(parents=True)
     course = Course(root)
     release, source = course.generate(ASSIGNMENT)
-
-    def submit(student, answers=None, solve=True):
-        course.submit(student, ASSIGNMENT, make_submission(release, source, answers, solve=solve))
-
+    submit = functools.partial(course.submit_answers, assignment=ASSIGNMENT)
     submit("perfect")
     submit("blank", solve=False)
-    submit("inverted_rate", {"q2_implied_rate": (
+    submit("inverted_rate", answers={"q2_implied_rate": (
         'pair = figures[figures["pair"] == "nc_gross_by_sep7"].set_index("unit")\n'
         'implied_rate = float(pair.loc["USD", "value"]) / float(pair.loc["yuan", "value"])')})
     for student, code in HOSTILE.items():
-        submit(student, {"q1_figures_per_article": code.format(root=root)})
+        submit(student, answers={"q1_figures_per_article": code.format(root=root)})
     course.submit("corrupt", ASSIGNMENT, b'{"cells": [ not json')
     course.submit("empty_file", ASSIGNMENT, b"")
     course.submit("not_utf8", ASSIGNMENT, "{\"cells\": \"\u00e9\"}".encode("latin-1") + b"\xff\xfe")

@@ -68,14 +68,10 @@ def graded(tmp_path_factory):
     root.mkdir()
     course = Course(root)
     release, source = course.generate(ASSIGNMENT)
-
-    def submit(student, answers=None, solve=True):
-        course.submit(student, ASSIGNMENT, make_submission(release, source, answers, solve=solve))
-
-    submit("perfect")
-    submit("blank", solve=False)
+    course.submit_answers("perfect", ASSIGNMENT)
+    course.submit_answers("blank", ASSIGNMENT, solve=False)
     for student, answers in WRONG.items():
-        submit(student, answers)
+        course.submit_answers(student, ASSIGNMENT, answers)
 
     # A student who deleted a test cell and an answer cell: both come back, the
     # deleted answer scores nothing, the rest is graded.

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from dustcourse.submissions import make_submission
-
 ASSIGNMENT = "ps1-articles-as-data"
 AUTOGRADED = {
     "q1_parse_amount_tests": 2,
@@ -110,24 +108,10 @@ ALTERNATIVE_PLOT = {
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    from conftest import Course
+    from conftest import contract_class
 
-    root = tmp_path_factory.mktemp("ps1") / "course"
-    root.mkdir()
-    course = Course(root)
-    release, source = course.generate(ASSIGNMENT)
-
-    def submit(student, answers=None, solve=True):
-        course.submit(student, ASSIGNMENT, make_submission(release, source, answers, solve=solve))
-
-    submit("perfect")
-    submit("alternative_plot", ALTERNATIVE_PLOT)
-    submit("blank", solve=False)
-    for student, answers in WRONG.items():
-        submit(student, answers)
-    result = course.autograde(ASSIGNMENT, timeout=30)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return course
+    correct = {"alternative_plot": ALTERNATIVE_PLOT}
+    return contract_class(tmp_path_factory, ASSIGNMENT, WRONG, correct)
 
 
 def autograded(course, student):
