@@ -56,6 +56,13 @@ class Course:
             )
         return result
 
+    @classmethod
+    def fresh(cls, root: Path) -> Course:
+        """A course in ``root``, emptied first (for paths outside pytest's tmp folders)."""
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        return cls(root)
+
     def generate(self, assignment: str) -> tuple[Path, Path]:
         """Run generate_assignment; return the student (release) and source notebooks."""
         self.nbgrader("generate_assignment", assignment, "--force")

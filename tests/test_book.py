@@ -35,6 +35,19 @@ def text_of(page: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
 
 
+def assert_chapter_shape(page: str) -> None:
+    """What course-design.md asks of every chapter: at least three figures, each with
+    alt text that describes the chart, and "Check your understanding" exercises with
+    at least two solutions."""
+    images = re.findall(r"<img\b[^>]*>", page)
+    assert len(images) >= 3
+    for img in images:
+        alt = re.search(r'\salt="([^"]*)"', img).group(1)
+        assert len(alt) > 80, f"alt text too short to describe a chart: {alt!r}"
+    assert "Check your understanding" in text_of(page)
+    assert page.count('class="admonition solution') + page.count("solution dropdown") >= 2
+
+
 def toc_files() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]]

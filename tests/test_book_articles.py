@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 import pytest
-from test_book import HTML, ROOT, pages, text_of  # noqa: F401  (pages is a fixture)
+from test_book import HTML, ROOT, assert_chapter_shape, pages, text_of  # noqa: F401  (pages is a fixture)
 
 DATA = ROOT / "data"
 PAGE = "book/articles-as-data.html"
@@ -51,14 +51,7 @@ def fact_check_rows(page: str) -> list[dict[str, str]]:
 
 
 def test_the_chapter_is_in_the_table_of_contents_and_has_its_figures(pages):  # noqa: F811
-    page = pages[PAGE]
-    images = re.findall(r"<img\b[^>]*>", page)
-    assert len(images) >= 3
-    for img in images:
-        alt = re.search(r'\salt="([^"]*)"', img).group(1)
-        assert len(alt) > 80, f"alt text too short to describe a chart: {alt!r}"
-    assert "Check your understanding" in text_of(page)
-    assert page.count('class="admonition solution') + page.count("solution dropdown") >= 2
+    assert_chapter_shape(pages[PAGE])
 
 
 def test_no_raw_values_leak_into_the_text(text):

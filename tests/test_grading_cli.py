@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import zipfile
 
 import nbformat
@@ -20,9 +19,7 @@ A = "ps0-warmup"
 
 def test_import_autograde_feedback_export(tmp_path):
     root = ROOT / "_build" / "test-cli-course"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    course = Course(root)
+    course = Course.fresh(root)
     release, source = course.generate(A)
 
     download = tmp_path / "canvas.zip"

@@ -106,9 +106,7 @@ def graded(tmp_path_factory):
     # Not under /tmp, which the sandbox replaces anyway: the course folder must be
     # hidden from student code by the sandbox itself, as it is in real use.
     root = ROOT / "_build" / "test-pipeline-course"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    course = Course(root)
+    course = Course.fresh(root)
     release, source = course.generate(ASSIGNMENT)
     submit = functools.partial(course.submit_answers, assignment=ASSIGNMENT)
     submit("perfect")

@@ -102,6 +102,7 @@ def bwrap_command(
     # inside the course).
     masks = ["/tmp", *hide]
     masked: list[str] = []
+    created: set[str] = set()
 
     def reach(path: str) -> None:
         """Create, traversable, the folders leading to ``path`` inside an earlier mask."""
@@ -109,7 +110,10 @@ def bwrap_command(
             if path.startswith(folder.rstrip("/") + "/") and folder != path:
                 parts = Path(path).relative_to(folder).parts[:-1]
                 for depth in range(1, len(parts) + 1):
-                    masked.extend(["--perms", "0755", "--dir", str(Path(folder, *parts[:depth]))])
+                    step = str(Path(folder, *parts[:depth]))
+                    if step not in created:
+                        created.add(step)
+                        masked.extend(["--perms", "0755", "--dir", step])
 
     for folder in masks:
         reach(folder)
