@@ -126,6 +126,16 @@ def contract_class(tmp_path_factory, assignment: str, wrong: dict, correct: dict
     return course
 
 
+@pytest.fixture(scope="session")
+def hostile_class():
+    """tests/hostile_class.py's class, graded once with the local executor (2 workers)."""
+    from hostile_class import build_and_grade
+
+    # Not under /tmp, which the sandbox replaces anyway: the course folder must be
+    # hidden from student code by the sandbox itself, as it is in real use.
+    return build_and_grade(Course.fresh(ROOT / "_build" / "test-pipeline-course"), jobs=2)
+
+
 @pytest.fixture
 def course(tmp_path: Path) -> Course:
     root = tmp_path / "course"

@@ -1,10 +1,12 @@
 """Autograde a class in parallel, sandboxed, with nbgrader's gradebook as the record.
 
 The coordinator (this module) prepares each submission with nbgrader's own sanitising
-step, hands the prepared notebooks to a pool of worker processes that execute them
-(:func:`dustcourse.grading.execute.execute_notebook`), and records each result with
-nbgrader's scoring preprocessors as soon as it arrives. Only the coordinator touches
-the gradebook and the course folders.
+step, hands the prepared notebooks to workers that execute them
+(:func:`dustcourse.grading.execute.execute_notebook`: local processes or a Dask
+cluster, see :mod:`.executors`), and records each result with nbgrader's scoring
+preprocessors as soon as it arrives. Only the coordinator touches the gradebook and
+the course folders. It keeps one task per worker thread in flight and prepares the
+next submissions while the workers run, so memory stays bounded for any class size.
 
 A run is idempotent: a submission whose files have not changed since it was last
 graded is skipped unless ``force`` is given, so an interrupted run resumes.
@@ -15,19 +17,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult, execute_notebook
+from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult
+from .executors import Backend, open_backend, run_task
 from .sandbox import Limits, check_sandbox
+
+# The grading machinery failed (a worker died for good, no worker was available):
+# the submission scores zero for now and is graded again by the next run.
+STATUS_WORKER_FAILED = "worker_failed"
 
 STATUS_DIR = Path("grading") / "status"  # under the course root; gitignored
 
@@ -38,12 +43,13 @@ class Outcome:
 
     student: str
     assignment: str
-    status: str  # ok, timeout, kernel_died, error, skipped
+    status: str  # ok, timeout, kernel_died, error, worker_failed, skipped
     reason: str = ""
     score: float = 0.0
     max_score: float = 0.0
     seconds: float = 0.0
     notebooks: dict[str, str] = field(default_factory=dict)  # notebook -> status
+    workers: list[str] = field(default_factory=list)  # who executed its notebooks
 
 
 def load_config(root: Path):
@@ -223,20 +229,27 @@ def autograde(
     force: bool = False,
     sandbox: bool = True,
     limits: Limits | None = None,
-    executor: Executor | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    backend: Backend | None = None,
     progress: Callable[[Outcome], None] | None = None,
+    worker_wait: float = 120.0,
 ) -> list[Outcome]:
     """Grade the submissions of ``assignment`` found in ``root/submitted``.
 
+    ``executor`` is ``"local"`` (``jobs`` worker processes) or ``"dask"`` (the Dask
+    scheduler at ``scheduler``, or a new local Dask cluster); see :mod:`.executors`.
     Raises :class:`~dustcourse.grading.sandbox.SandboxUnavailable` before grading
-    anything if ``sandbox`` is true and the sandbox cannot start.
+    anything if ``sandbox`` is true and the sandbox cannot start. If no worker is
+    available for ``worker_wait`` seconds, the submissions still waiting are recorded
+    as failed (and graded again by the next run) instead of stalling the batch.
     """
     root = Path(root).resolve()
     config = load_config(root)
     if limits is None:
         timeout = config.Execute.get("timeout", 60) if "Execute" in config else 60
         limits = Limits(cell_timeout=int(timeout))
-    if sandbox:
+    if sandbox and executor == "local" and backend is None:
         check_sandbox()
     students = sorted(students) if students else submitted_students(root, assignment, config)
     coursedir = _coursedir(config)
@@ -249,7 +262,7 @@ def autograde(
         status_file = _status_path(root, assignment, student)
         if not force and status_file.is_file():
             previous = json.loads(status_file.read_text())
-            if previous.get("fingerprint") == fingerprint:
+            if fingerprint and previous.get("fingerprint") == fingerprint:
                 outcomes[student] = Outcome(**{**previous["outcome"], "status": "skipped"})
                 continue
         if not folder.is_dir():
@@ -257,51 +270,102 @@ def autograde(
                 student, assignment, STATUS_ERROR, f"no submission in {folder}"
             )
             continue
-        pending[student] = {"fingerprint": fingerprint, "started": time.monotonic()}
+        pending[student] = {"fingerprint": fingerprint, "started": time.monotonic(),
+                            "notebooks": {}, "workers": set()}
+    if not pending:
+        return [outcomes[s] for s in students]
 
-    own_pool = executor is None
-    pool = executor or ProcessPoolExecutor(
-        max_workers=jobs or os.cpu_count() or 1,
-        mp_context=multiprocessing.get_context("forkserver"),
-    )
+    own_backend = backend is None
+    backend = backend or open_backend(executor, jobs=jobs, scheduler=scheduler, sandbox=sandbox)
+
+    def done(student: str) -> None:
+        if progress:
+            progress(outcomes[student])
+
+    waiting = list(pending)  # not yet prepared
+    ready: list[tuple[str, str, str, dict[str, bytes]]] = []  # prepared, not yet submitted
+    in_flight: dict[Future, tuple[str, str]] = {}
+
+    def prepare_next() -> None:
+        student = waiting.pop(0)
+        error = prepare(config, assignment, student)
+        items = [] if error else _work_items(config, assignment, student)
+        if error or not items:
+            _finish_failed(config, root, outcomes, pending, assignment, student,
+                           error or "no notebook of this assignment was submitted")
+            done(student)
+            return
+        pending[student]["left"] = len(items)
+        ready.extend((student, *item) for item in items)
+
+    def settle(student: str, notebook_id: str, status: str, reason: str) -> None:
+        state = pending[student]
+        state["notebooks"][notebook_id] = (status, reason)
+        state["left"] -= 1
+        if state["left"] == 0:
+            _finish(config, root, outcomes, pending, assignment, student)
+            done(student)
+
+    no_worker_since = None
     try:
-        futures = {}
-        for student in list(pending):
-            error = prepare(config, assignment, student)
-            items = [] if error else _work_items(config, assignment, student)
-            if error or not items:
-                _finish_failed(config, root, outcomes, pending, assignment, student,
-                               error or "no notebook of this assignment was submitted")
-                if progress:
-                    progress(outcomes[student])
+        while waiting or ready or in_flight:
+            slots = backend.slots()
+            while len(in_flight) < slots and (ready or waiting):
+                if not ready:
+                    prepare_next()
+                    continue
+                student, notebook_id, notebook, files = ready.pop(0)
+                try:
+                    future = backend.pool.submit(
+                        run_task, notebook, files, limits, sandbox, (str(root),)
+                    )
+                except Exception as exc:  # e.g. a local pool broken by a killed worker
+                    settle(student, notebook_id, STATUS_WORKER_FAILED,
+                           f"could not start the task: {type(exc).__name__}: {exc}")
+                    continue
+                in_flight[future] = (student, notebook_id)
+            if waiting and len(ready) < 2:
+                prepare_next()  # while the workers are busy
                 continue
-            pending[student]["notebooks"] = {}
-            pending[student]["left"] = len(items)
-            for notebook_id, notebook, files in items:
-                future = pool.submit(
-                    execute_notebook, notebook, files, limits=limits, sandbox=sandbox,
-                    hide=(str(root),),
-                )
-                futures[future] = (student, notebook_id)
-        for future in as_completed(futures):
-            student, notebook_id = futures[future]
-            state = pending[student]
-            try:
-                result = future.result()
-            except Exception as exc:  # the worker itself died
-                result = None
-                state["notebooks"][notebook_id] = (STATUS_ERROR, f"worker failed: {exc}")
-            if result is not None:
+            if slots:
+                no_worker_since = None
+            else:  # every worker is gone: wait for one, but not forever
+                no_worker_since = no_worker_since or time.monotonic()
+                if time.monotonic() - no_worker_since > worker_wait:
+                    reason = f"no worker was available for {worker_wait:g} s"
+                    for future, (student, notebook_id) in list(in_flight.items()):
+                        future.cancel()
+                        settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
+                    in_flight.clear()
+                    for student, notebook_id, *_ in ready:
+                        settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
+                    ready.clear()
+                    for student in waiting:
+                        _finish_failed(config, root, outcomes, pending, assignment,
+                                       student, reason, final=False)
+                        done(student)
+                    break
+            if not in_flight:
+                time.sleep(0.5)
+                continue
+            finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in finished:
+                student, notebook_id = in_flight.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker died, or cannot run the sandbox
+                    # Dask gives up on a task that killed several workers in turn: the
+                    # submission itself is to blame, and grading it again would not help
+                    killer = type(exc).__name__ == "KilledWorker"
+                    settle(student, notebook_id, STATUS_ERROR if killer else STATUS_WORKER_FAILED,
+                           f"worker failed: {type(exc).__name__}: {exc}")
+                    continue
                 record(config, assignment, student, notebook_id, result)
-                state["notebooks"][notebook_id] = (result.status, result.reason)
-            state["left"] -= 1
-            if state["left"] == 0:
-                _finish(config, root, outcomes, pending, assignment, student)
-                if progress:
-                    progress(outcomes[student])
+                pending[student]["workers"].add(result.worker)
+                settle(student, notebook_id, result.status, result.reason)
     finally:
-        if own_pool:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if own_backend:
+            backend.close()
     return [outcomes[s] for s in students]
 
 
@@ -313,25 +377,32 @@ def _finish(config, root, outcomes, pending, assignment, student) -> None:
     reason = "; ".join(f"{nb}: {r}" for nb, (_, r) in bad.items() if r) or "; ".join(
         r for _, r in statuses.values() if r
     )
-    if any(s == STATUS_ERROR for s, _ in statuses.values()):
+    if any(s in (STATUS_ERROR, STATUS_WORKER_FAILED) for s, _ in statuses.values()):
         _zero_scores(config, assignment, student)
     score, max_score = _scores(config, assignment, student)
     outcomes[student] = Outcome(
         student, assignment, status, reason, score, max_score,
         time.monotonic() - state["started"], {nb: s for nb, (s, _) in statuses.items()},
+        sorted(state["workers"]),
     )
-    _save_status(root, assignment, student, state["fingerprint"], outcomes[student])
+    # a failure of the grading machinery, not of the submission: graded again next run
+    final = not any(s == STATUS_WORKER_FAILED for s, _ in statuses.values())
+    _save_status(root, assignment, student, state["fingerprint"] if final else "",
+                 outcomes[student])
 
 
-def _finish_failed(config, root, outcomes, pending, assignment, student, reason) -> None:
+def _finish_failed(
+    config, root, outcomes, pending, assignment, student, reason, final: bool = True
+) -> None:
     _zero_scores(config, assignment, student)
     score, max_score = _scores(config, assignment, student)
     state = pending[student]
     outcomes[student] = Outcome(
-        student, assignment, STATUS_ERROR, reason, score, max_score,
-        time.monotonic() - state["started"],
+        student, assignment, STATUS_ERROR if final else STATUS_WORKER_FAILED, reason,
+        score, max_score, time.monotonic() - state["started"],
     )
-    _save_status(root, assignment, student, state["fingerprint"], outcomes[student])
+    _save_status(root, assignment, student, state["fingerprint"] if final else "",
+                 outcomes[student])
 
 
 def _save_status(root: Path, assignment: str, student: str, fingerprint: str, outcome: Outcome):

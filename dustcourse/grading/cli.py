@@ -22,7 +22,14 @@ def grade() -> None:
 @click.option("--student", "students", multiple=True, metavar="ID",
               help="Grade only this student (repeatable). Default: every submission.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
-              help="Worker processes. Default: the number of CPU cores.")
+              help="Local worker processes (or workers of a new local Dask cluster). "
+                   "Default: the number of CPU cores.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True,
+              help="Where notebooks run: local worker processes, or a Dask cluster.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
+              help="Address of a running Dask scheduler (with --executor dask). "
+                   "Without it, a local Dask cluster is started.")
 @click.option("--force", is_flag=True,
               help="Regrade submissions already graded (default: skip unchanged ones).")
 @click.option("--no-sandbox", "no_sandbox", is_flag=True,
@@ -33,14 +40,15 @@ def grade() -> None:
               help="Seconds per notebook.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
-def autograde_command(assignment, students, jobs, force, no_sandbox, cell_timeout,
-                      notebook_timeout, root):
+def autograde_command(assignment, students, jobs, executor, scheduler, force, no_sandbox,
+                      cell_timeout, notebook_timeout, root):
     """Autograde ASSIGNMENT for every student in submitted/ (or the named ones).
 
     \b
     Examples:
       dustcourse grade autograde ps0-warmup
       dustcourse grade autograde ps0-warmup --student alice --force
+      dustcourse grade autograde ps0-warmup --executor dask --scheduler tcp://10.0.0.5:8786
     """
     from .autograde import autograde, load_config, submitted_students
     from .sandbox import Limits, SandboxUnavailable
@@ -53,23 +61,70 @@ def autograde_command(assignment, students, jobs, force, no_sandbox, cell_timeou
     names = list(students) or submitted_students(root.resolve(), assignment, config)
     if not names:
         raise click.ClickException(f"no submissions of {assignment} in submitted/")
+    if scheduler and executor != "dask":
+        raise click.UsageError("--scheduler needs --executor dask")
     if no_sandbox:
         click.secho("WARNING: student code runs unsandboxed, with your rights.", fg="red", err=True)
+    tally = Tally()
     with click.progressbar(length=len(names), label=f"Grading {assignment}",
-                           show_pos=True, file=sys.stderr) as bar:
+                           show_pos=True, file=sys.stderr,
+                           item_show_func=lambda _: tally.line()) as bar:
+
+        def progress(outcome) -> None:
+            tally.add(outcome)
+            bar.update(1, outcome)
+
         try:
             outcomes = autograde(root, assignment, names, jobs=jobs, force=force,
-                                 sandbox=not no_sandbox, limits=limits,
-                                 progress=lambda _outcome: bar.update(1))
+                                 sandbox=not no_sandbox, limits=limits, executor=executor,
+                                 scheduler=scheduler, progress=progress)
         except SandboxUnavailable as exc:
             raise click.ClickException(
                 f"{exc}\nRefusing to run student code unsandboxed; pass --no-sandbox to "
                 "grade trusted notebooks without it."
             ) from exc
+        except OSError as exc:  # e.g. no Dask scheduler at that address
+            raise click.ClickException(f"cannot reach the workers: {exc}") from exc
         bar.update(len(names) - bar.pos)
     click.echo(summary_table(outcomes))
+    click.echo(f"{tally.line()} in {tally.elapsed():.0f} s")
+    click.echo(workers_line(outcomes))
     if any(o.status not in ("ok", "skipped") for o in outcomes):
         click.echo("Some submissions could not be fully graded: see the status column.")
+
+
+class Tally:
+    """Submissions done and failed, and the throughput, for the progress bar."""
+
+    def __init__(self):
+        import time
+
+        self._clock = time.monotonic
+        self.started = self._clock()
+        self.done = self.failed = self.graded = 0
+
+    def add(self, outcome) -> None:
+        self.done += 1
+        self.graded += outcome.status != "skipped"
+        self.failed += outcome.status not in ("ok", "skipped")
+
+    def elapsed(self) -> float:
+        return self._clock() - self.started
+
+    def line(self) -> str:
+        rate = self.graded / self.elapsed() * 60 if self.elapsed() > 0 else 0.0
+        return f"{self.done} done, {self.failed} failed, {rate:.1f} submissions/min"
+
+
+def workers_line(outcomes) -> str:
+    """Which workers ran the notebooks, with how many submissions each."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        for worker in getattr(outcome, "workers", []):
+            counts[worker] = counts.get(worker, 0) + 1
+    if not counts:
+        return "workers: none (nothing was executed)"
+    return "workers: " + ", ".join(f"{w} ({n})" for w, n in sorted(counts.items()))
 
 
 def summary_table(outcomes) -> str:

@@ -39,6 +39,7 @@ class ExecutionResult:
     status: str
     reason: str
     seconds: float
+    worker: str = ""  # who ran it (Dask worker address, or host:pid)
 
 
 def _safe_relative(name: str) -> PurePosixPath:

@@ -1,0 +1,165 @@
+"""Where prepared notebooks run: local worker processes, or a Dask cluster.
+
+An executor backend gives the coordinator (:mod:`.autograde`) three things: a
+:class:`concurrent.futures.Executor` to submit :func:`run_task` to, the number of
+tasks to keep in flight (one per worker thread, so a task never waits on a busy
+worker while another is idle, and a worker that dies takes at most its own task
+with it), and a description of the workers for the summary.
+
+The task carries everything it needs as bytes (the prepared notebook and the
+assignment's data files), so a Dask worker needs the course's Python environment
+but no shared file system and no access to the gradebook.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from .execute import ExecutionResult, execute_notebook
+from .sandbox import Limits, SandboxUnavailable, check_sandbox
+
+EXECUTORS = ("local", "dask")
+
+
+def _worker_name() -> str:
+    """The Dask worker's address, or host:pid for a local worker process."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _folders_to_hide(hide: tuple[str, ...]) -> tuple[str, ...]:
+    """The coordinator's folders that exist here, plus a Dask worker's own scratch space."""
+    folders = [h for h in hide if os.path.isdir(h)]
+    try:
+        from distributed import get_worker
+
+        folders.append(get_worker().local_directory)  # other tasks' spilled data
+    except (ImportError, ValueError):
+        pass
+    return tuple(folders)
+
+
+def run_task(
+    notebook: str, files: dict[str, bytes], limits: Limits, sandbox: bool, hide: tuple[str, ...]
+) -> ExecutionResult:
+    """Execute one prepared notebook on this worker; the unit of work of every executor.
+
+    Raises :class:`SandboxUnavailable` (naming this worker) instead of running student
+    code without the sandbox.
+    """
+    where = _worker_name()
+    if sandbox:
+        try:
+            check_sandbox()
+        except SandboxUnavailable as exc:
+            raise SandboxUnavailable(f"worker {where}: {exc}") from None
+    result = execute_notebook(notebook, files, limits=limits, sandbox=sandbox,
+                              hide=_folders_to_hide(hide))
+    result.worker = where
+    return result
+
+
+def sandbox_report() -> str:
+    """'' if the sandbox starts on this worker, else why not (run on every Dask worker)."""
+    try:
+        check_sandbox()
+    except SandboxUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+@dataclass
+class Backend:
+    """An executor and what the coordinator needs to know about it."""
+
+    pool: Executor
+    slots: Callable[[], int]  # tasks to keep in flight now (0: no worker is available)
+    description: str
+    close: Callable[[], None] = field(default=lambda: None)
+
+
+def local_backend(jobs: int | None = None) -> Backend:
+    """A pool of local worker processes (forkserver: no inherited threads or sockets)."""
+    jobs = jobs or os.cpu_count() or 1
+    pool = ProcessPoolExecutor(max_workers=jobs,
+                               mp_context=multiprocessing.get_context("forkserver"))
+    return Backend(
+        pool=pool,
+        slots=lambda: jobs + 1,  # one queued ahead hides the pool's hand-over latency
+        description=f"{jobs} local worker process{'es' if jobs != 1 else ''}",
+        close=lambda: pool.shutdown(wait=True, cancel_futures=True),
+    )
+
+
+def dask_backend(scheduler: str | None = None, jobs: int | None = None,
+                 sandbox: bool = True) -> Backend:
+    """A client of the Dask scheduler at ``scheduler`` (or of a new ``LocalCluster``).
+
+    Every worker connected now must be able to start the sandbox (when ``sandbox`` is
+    on), or nothing is graded; a worker that joins later and cannot start it fails
+    its tasks with the reason. How often a task is retried after its worker dies is
+    the scheduler's ``distributed.scheduler.allowed-failures`` setting; after that the
+    task fails with ``KilledWorker`` and the submission is recorded as failed.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="10s")
+        where = f"Dask scheduler {scheduler}"
+    else:
+        with dask.config.set({"distributed.scheduler.allowed-failures": 2}):
+            cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1,
+                                   threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        client = Client(cluster)
+        where = "a local Dask cluster"
+
+    def close() -> None:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+    try:
+        client.wait_for_workers(1, timeout=60)
+        if sandbox:
+            broken = {w: r for w, r in client.run(sandbox_report).items() if r}
+            if broken:
+                raise SandboxUnavailable(
+                    "Dask worker(s) cannot start the grading sandbox: "
+                    + "; ".join(f"{w}: {r}" for w, r in sorted(broken.items()))
+                )
+    except BaseException:
+        close()
+        raise
+
+    def slots() -> int:
+        return sum(client.nthreads().values())
+
+    return Backend(
+        pool=client.get_executor(pure=False),
+        slots=slots,
+        description=f"{where} ({len(client.nthreads())} workers at start)",
+        close=close,
+    )
+
+
+def open_backend(executor: str = "local", *, jobs: int | None = None,
+                 scheduler: str | None = None, sandbox: bool = True) -> Backend:
+    if executor == "local":
+        if scheduler:
+            raise ValueError("--scheduler is for the dask executor")
+        return local_backend(jobs)
+    if executor == "dask":
+        return dask_backend(scheduler, jobs, sandbox)
+    raise ValueError(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}")

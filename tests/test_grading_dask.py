@@ -1,0 +1,197 @@
+"""Autograding on a Dask cluster gives the same grades as the local executor.
+
+A real `dask scheduler` and two `dask worker` processes (each with a nanny, in its own
+working folder) run on loopback for this module. The hostile class of
+tests/hostile_class.py is graded on them and compared with its local grading; then a
+worker is killed in the middle of a batch, and a submission that kills every worker it
+lands on is given up after the scheduler's bounded number of retries.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+
+import pytest
+from conftest import ROOT, VENV_BIN, Course, free_port
+from hostile_class import ASSIGNMENT, LIMITS, build_and_grade
+
+from dustcourse.grading.autograde import autograde
+
+pytestmark = pytest.mark.slow
+
+MARKER = "KILL-THIS-WORKER"  # tests/dask_poison.py (loaded by the workers, never here)
+
+RIGHT = 'figures_per_article = figures["article"].value_counts()'
+INVERTED = {"q2_implied_rate": (
+    'pair = figures[figures["pair"] == "nc_gross_by_sep7"].set_index("unit")\n'
+    'implied_rate = float(pair.loc["USD", "value"]) / float(pair.loc["yuan", "value"])')}
+
+
+class DaskCluster:
+    """A scheduler and named workers started as separate processes, as on real machines."""
+
+    def __init__(self, base):
+        self.base = base
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.env = dict(os.environ,
+                        # a task is given up when its second worker dies
+                        DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1")
+        self._start("scheduler", "scheduler", "--host", "127.0.0.1",
+                    "--port", self.address.rsplit(":", 1)[1], "--no-dashboard")
+
+    def _start(self, name: str, *args: str) -> None:
+        folder = self.base / name
+        folder.mkdir(parents=True, exist_ok=True)
+        self.processes[name] = subprocess.Popen(
+            [str(VENV_BIN / "dask"), *args], cwd=folder, env=self.env,
+            stdout=(folder / "log.txt").open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killed with its kernels
+        )
+
+    def add_worker(self, name: str) -> None:
+        self._start(name, "worker", self.address, "--name", name, "--nthreads", "1",
+                    "--no-dashboard", "--local-directory", str(self.base / name / "scratch"),
+                    "--preload", str(ROOT / "tests" / "dask_poison.py"))
+
+    def wait_for_workers(self, count: int) -> dict[str, str]:
+        from distributed import Client
+
+        with Client(self.address, timeout="60s") as client:
+            client.wait_for_workers(count, timeout=120)
+            return {info["name"]: address
+                    for address, info in client.scheduler_info()["workers"].items()}
+
+    def kill(self, name: str) -> None:
+        os.killpg(self.processes[name].pid, signal.SIGKILL)
+        self.processes[name].wait()
+
+    def close(self) -> None:
+        for name in reversed(list(self.processes)):
+            if self.processes[name].poll() is None:
+                self.kill(name)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = DaskCluster(ROOT / "_build" / "test-dask-cluster")
+    try:
+        for name in ("w1", "w2"):
+            cluster.add_worker(name)
+        cluster.wait_for_workers(2)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def small_class(name: str, students: dict[str, dict | None]) -> Course:
+    course = Course.fresh(ROOT / "_build" / name)
+    course.generate(ASSIGNMENT)
+    for student, answers in students.items():
+        course.submit_answers(student, ASSIGNMENT, answers, solve=answers is not None)
+    return course
+
+
+@pytest.fixture(scope="module")
+def dask_graded(cluster):
+    return build_and_grade(Course.fresh(ROOT / "_build" / "test-dask-course"),
+                           executor="dask", scheduler=cluster.address)
+
+
+def test_same_statuses_and_scores_as_the_local_executor(hostile_class, dask_graded):
+    local_course, local, *_ = hostile_class
+    course, remote, *_ = dask_graded
+    assert set(remote) == set(local)
+    for student, expected in local.items():
+        got = remote[student]
+        assert (got.status, got.score, got.max_score) == (
+            expected.status, expected.score, expected.max_score), (student, got.reason)
+        assert course.scores(student, ASSIGNMENT) == local_course.scores(student, ASSIGNMENT)
+
+
+def test_both_workers_took_part(cluster, dask_graded):
+    _, remote, *_ = dask_graded
+    used = {worker for outcome in remote.values() for worker in outcome.workers}
+    assert used == set(cluster.wait_for_workers(2).values())
+
+
+def test_a_submission_that_kills_its_workers_is_given_up_and_the_rest_graded(cluster):
+    course = small_class("test-dask-poison", {
+        "perfect": {}, "inverted": INVERTED, "blank": None,
+        "poison": {"q1_figures_per_article": f"# {MARKER}\n{RIGHT}"},
+    })
+    outcomes = {o.student: o for o in autograde(course.root, ASSIGNMENT, limits=LIMITS,
+                                                executor="dask", scheduler=cluster.address)}
+    poison = outcomes["poison"]
+    assert poison.status == "error" and "KilledWorker" in poison.reason, poison
+    assert poison.score == 0
+    assert [(outcomes[s].status, outcomes[s].score) for s in ("perfect", "inverted", "blank")] \
+        == [("ok", 7), ("ok", 5), ("ok", 0)]
+    # the verdict is final: a second run does not try the submission again
+    again = autograde(course.root, ASSIGNMENT, ["poison"], limits=LIMITS,
+                      executor="dask", scheduler=cluster.address)
+    assert again[0].status == "skipped"
+
+
+def test_cli_grades_on_a_new_local_dask_cluster():
+    from click.testing import CliRunner
+
+    from dustcourse.cli import main
+
+    course = small_class("test-dask-cli", {"alice": {}, "bob": INVERTED})
+    result = CliRunner().invoke(main, ["grade", "autograde", ASSIGNMENT, "--executor", "dask",
+                                       "-j", "2", "--root", str(course.root)])
+    assert result.exit_code == 0, result.output
+    assert "7 / 9" in result.output and "5 / 9" in result.output
+    assert "2 done, 0 failed" in result.output and "submissions/min" in result.output
+    assert "workers: tcp://127.0.0.1:" in result.output
+
+
+def test_cli_says_when_the_scheduler_cannot_be_reached(tmp_path):
+    from click.testing import CliRunner
+
+    from dustcourse.cli import main
+
+    (tmp_path / "submitted" / "alice" / ASSIGNMENT).mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    result = CliRunner().invoke(main, ["grade", "autograde", ASSIGNMENT, "--executor", "dask",
+                                       "--scheduler", f"tcp://127.0.0.1:{free_port()}",
+                                       "--root", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "cannot reach the workers" in result.output
+
+
+def test_killing_a_worker_mid_batch_loses_nothing(cluster):
+    cluster.wait_for_workers(2)  # the nanny has restarted the worker killed above
+    expected = {f"s{i:02d}": kind for i, kind in enumerate(["perfect", "inverted", "blank"] * 3)}
+    course = small_class("test-dask-kill", {
+        s: {"perfect": {}, "inverted": INVERTED, "blank": None}[kind]
+        for s, kind in expected.items()})
+    graded: list[str] = []
+
+    def progress(outcome, killed=[]):  # noqa: B006 (state of this one run)
+        graded.append(outcome.student)
+        if not killed:
+            killed.append(len(graded))
+            cluster.kill("w2")
+
+    outcomes = autograde(course.root, ASSIGNMENT, limits=LIMITS, executor="dask",
+                         scheduler=cluster.address, progress=progress)
+    assert len(graded) == len(expected)  # the kill happened after the first of nine
+    score = {"perfect": 7, "inverted": 5, "blank": 0}
+    assert [(o.status, o.score) for o in outcomes] == [
+        ("ok", score[expected[o.student]]) for o in outcomes]
+    by_student = {o.student: o for o in outcomes}
+    survivors = {w for s in graded[-3:] for w in by_student[s].workers}
+    assert len(survivors) == 1  # the last submissions all ran on the one worker left
+
+
+def test_unknown_executor_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown executor"):
+        from dustcourse.grading.executors import open_backend
+
+        open_backend("threads")
+
