@@ -12,7 +12,7 @@ SETUP_STAMP := $(VENV)/.installed
 # or the course package change: a changed data file always re-executes the book.
 CACHE_STAMP := _build/.cache-inputs
 
-.PHONY: book test setup exercises lint lock clean
+.PHONY: book test setup exercises lint lock clean bench
 
 setup: $(SETUP_STAMP)
 
@@ -30,6 +30,10 @@ book: $(SETUP_STAMP) $(CACHE_STAMP)
 test: book
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Benchmarks (not part of the tests): prints a table and writes docs/benchmarks.md.
+bench: book
+	$(BIN)/python benchmarks/run.py
 
 exercises: $(SETUP_STAMP)
 	$(BIN)/dustcourse exercises generate

@@ -1,61 +1,98 @@
-"""Benchmark: our sandboxed parallel autograder against stock serial nbgrader.
+"""Grading benchmark: our autograder against stock nbgrader, bare execution, scaling, Dask.
 
-    .venv/bin/python benchmarks/grading.py [--students 60] [--jobs N] [--bare 10]
-
-Grades one generated class of ps0-warmup submissions (a mix of perfect, blank and
-wrong answers) twice, each in its own copy of the course: with stock
-`nbgrader autograde` (serial, unsandboxed) and with `dustcourse.grading.autograde`
-(parallel, sandboxed). Also executes a few prepared notebooks with bare nbclient to
-measure the cost of one notebook without any grading machinery. Prints a table.
+Every class is a generated set of ps0-warmup submissions (a third perfect, a third
+blank, a third with one wrong answer), graded in a fresh copy of the course.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from measure import ROOT, Section, linear_slope, median, spread, timed
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from dustcourse.grading.autograde import autograde  # noqa: E402
-from dustcourse.submissions import make_submission  # noqa: E402
+from dustcourse.grading import autograde as coordinator
+from dustcourse.submissions import make_submission
 
 ASSIGNMENT = "ps0-warmup"
 WRONG = {"q2_implied_rate": "implied_rate = 0.14"}
 
 
-def nbgrader(root: Path, *args: str) -> None:
+def _nbgrader(root: Path, *args: str) -> None:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, check=True,
                    capture_output=True)
 
 
+def _template(base: Path) -> Path:
+    """A course with the assignment generated (gradebook included), made once per folder."""
+    root = base / "template"
+    if not root.is_dir():
+        root.mkdir()
+        shutil.copy(ROOT / "nbgrader_config.py", root)
+        shutil.copytree(ROOT / "solutions", root / "solutions", symlinks=False)
+        _nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    return root
+
+
 def make_course(base: Path, name: str, students: int) -> Path:
     root = base / name
-    root.mkdir()
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "solutions", root / "solutions", symlinks=False)
-    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    shutil.copytree(_template(base), root)
     release = root / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     source = root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    kinds = [dict(), dict(solve=False), dict(answers=WRONG)]
+    kinds = [{}, {"solve": False}, {"answers": WRONG}]
     for i in range(students):
-        folder = root / "submitted" / f"s{i:03d}" / ASSIGNMENT
+        folder = root / "submitted" / f"s{i:04d}" / ASSIGNMENT
         folder.mkdir(parents=True)
-        submission = make_submission(release, source, **kinds[i % 3])
-        nbformat.write(submission, folder / f"{ASSIGNMENT}.ipynb")
+        nbformat.write(make_submission(release, source, **kinds[i % 3]),
+                       folder / f"{ASSIGNMENT}.ipynb")
     return root
+
+
+@contextmanager
+def coordinator_clock():
+    """Seconds the coordinator spends preparing and recording (its serial share)."""
+    spent = {"seconds": 0.0}
+    originals = {name: getattr(coordinator, name) for name in ("prepare", "record", "_finish")}
+
+    def wrap(function):
+        def timed_call(*args, **kwargs):
+            started = time.monotonic()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent["seconds"] += time.monotonic() - started
+        return timed_call
+
+    for name, function in originals.items():
+        setattr(coordinator, name, wrap(function))
+    try:
+        yield spent
+    finally:
+        for name, function in originals.items():
+            setattr(coordinator, name, function)
+
+
+def grade_ours(base: Path, name: str, students: int, **options) -> tuple[float, float]:
+    """(wall seconds, coordinator seconds) of our autograde on a fresh class."""
+    root = make_course(base, name, students)
+    with coordinator_clock() as spent:
+        wall, outcomes = timed(coordinator.autograde, root, ASSIGNMENT, **options)
+    bad = [o for o in outcomes if o.status != "ok"]
+    assert not bad, bad
+    return wall, spent["seconds"]
+
+
+def grade_stock(base: Path, name: str, students: int) -> float:
+    root = make_course(base, name, students)
+    return timed(_nbgrader, root, "autograde", ASSIGNMENT)[0]
 
 
 def bare_seconds(root: Path, count: int) -> list[float]:
@@ -65,51 +102,57 @@ def bare_seconds(root: Path, count: int) -> list[float]:
     times = []
     for folder in sorted((root / "autograded").glob(f"*/{ASSIGNMENT}"))[:count]:
         nb = nbformat.read(folder / f"{ASSIGNMENT}.ipynb", as_version=4)
-        started = time.monotonic()
-        NotebookClient(nb, timeout=60, allow_errors=True, kernel_name="python3",
-                       resources={"metadata": {"path": str(folder)}}).execute()
-        times.append(time.monotonic() - started)
+        seconds, _ = timed(NotebookClient(
+            nb, timeout=60, allow_errors=True, kernel_name="python3",
+            resources={"metadata": {"path": str(folder)}}).execute)
+        times.append(seconds)
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=60)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count())
-    parser.add_argument("--bare", type=int, default=10, help="notebooks run with bare nbclient")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dustcourse-bench-") as tmp:
+def benchmark(runs: int = 3, students: int = 60, scale=(15, 60, 240), jobs: int | None = None,
+              stock: bool = True) -> tuple[Section, dict]:
+    """The grading section, and the measured figures the Dask estimate builds on."""
+    jobs = jobs or os.cpu_count() or 1
+    section = Section(f"Grading ({students} submissions of {ASSIGNMENT}, sandbox on, "
+                      f"{jobs} workers)")
+    ours, coord, stock_walls, bare = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="dustcourse-bench-grading-") as tmp:
         base = Path(tmp)
-        stock_root = make_course(base, "stock", args.students)
-        ours_root = make_course(base, "ours", args.students)
-
-        started = time.monotonic()
-        nbgrader(stock_root, "autograde", ASSIGNMENT)
-        stock = time.monotonic() - started
-
-        started = time.monotonic()
-        outcomes = autograde(ours_root, ASSIGNMENT, jobs=args.jobs)
-        ours = time.monotonic() - started
-        peak_child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        peak_self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        assert all(o.status == "ok" for o in outcomes), [o for o in outcomes if o.status != "ok"]
-
-        bare = statistics.median(bare_seconds(ours_root, args.bare))
-
-    n = args.students
-    per_submission_ours = ours * args.jobs / n  # busy time of one worker per notebook
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.machine()}; {n} submissions of {ASSIGNMENT}; {args.jobs} workers")
-    print(f"{'':38}{'seconds':>10}{'subm./min':>12}")
-    print(f"{'stock nbgrader autograde (serial)':38}{stock:10.1f}{60 * n / stock:12.1f}")
-    print(f"{'dustcourse grade autograde (sandboxed)':38}{ours:10.1f}{60 * n / ours:12.1f}")
-    print(f"throughput ratio ours / stock: {stock / ours:.2f}x (target >= 1.8x)")
-    print(f"per submission: ours {per_submission_ours:.2f} s of worker time, bare nbclient "
-          f"{bare:.2f} s (median of {args.bare}); ratio {per_submission_ours / bare:.2f}x "
-          "(target <= 1.5x)")
-    print(f"peak memory: coordinator {peak_self_mb:.0f} MB, largest child process "
-          f"{peak_child_mb:.0f} MB")
-
-
-if __name__ == "__main__":
-    main()
+        for n in range(runs):
+            if stock:
+                stock_walls.append(grade_stock(base, f"stock{n}", students))
+            wall, spent = grade_ours(base, f"ours{n}", students, jobs=jobs)
+            ours.append(wall)
+            coord.append(spent)
+            bare += bare_seconds(base / f"ours{n}", 5)
+        scaling = {}
+        for count in scale:
+            scaling[count] = [grade_ours(base, f"scale{count}-{n}", count, jobs=jobs)[0]
+                              for n in range(runs)]
+    per_sub = median(ours) * jobs / students
+    section.add("our autograde, wall", spread(ours),
+                f"{60 * students / median(ours):.1f} submissions/min")
+    if stock:
+        ratios = [s / o for s, o in zip(stock_walls, ours, strict=True)]
+        section.add("stock `nbgrader autograde` (serial, unsandboxed), wall", spread(stock_walls),
+                    f"{60 * students / median(stock_walls):.1f} submissions/min")
+        section.add("throughput, ours / stock (median of per-run ratios)",
+                    f"{median(ratios):.2f}x", ">= 1.8x on 2 cores")
+    section.add("worker time per submission (wall x workers / submissions)", f"{per_sub:.2f} s")
+    section.add("bare nbclient execution of the same notebook (no sandbox, no grading)",
+                f"{median(bare):.2f} s (median of {len(bare)})")
+    section.add("per submission, ours / bare", f"{per_sub / median(bare):.2f}x", "<= 1.5x")
+    section.add("coordinator time per submission (prepare + record, serial)",
+                f"{median(coord) / students:.3f} s")
+    xs = [c for c in scaling for _ in scaling[c]]
+    ys = [w for c in scaling for w in scaling[c]]
+    slope, intercept = linear_slope(xs, ys)
+    for count, walls in scaling.items():
+        section.add(f"{count} submissions, wall", spread(walls),
+                    f"{median(walls) / count:.2f} s per submission")
+    section.add("growth: least-squares slope of wall time against class size",
+                f"{slope:.2f} s per submission, intercept {intercept:.1f} s",
+                "linear expected")
+    figures = {"worker_seconds": per_sub, "coordinator_seconds": median(coord) / students,
+               "local_wall": median(ours), "students": students, "jobs": jobs}
+    return section, figures
