@@ -19,7 +19,8 @@ from dustcourse.grading.sandbox import Limits
 from dustcourse.submissions import make_submission
 
 ASSIGNMENT = "ps0-warmup"
-LIMITS = Limits(cell_timeout=10, notebook_timeout=60, memory_bytes=2 * 1024**3)
+# generous: under load, 100 MB of output or a fork bomb take seconds to go through
+LIMITS = Limits(cell_timeout=30, notebook_timeout=90, memory_bytes=2 * 1024**3)
 
 # Student code that tries to do harm or to break grading, in the first answer cell.
 # {root} is the course folder: assume the student knows where grading happens.
@@ -123,6 +124,18 @@ def build_and_grade(course, **grading) -> tuple:
     nb.cells = [c for c in nb.cells if c.cell_type == "code"] + copy.deepcopy(tests[:2]) + [
         c for c in nb.cells if c.cell_type == "markdown"]
     course.submit("tampered_cells", ASSIGNMENT, nb)
+    # grade ids edited: a test cell renamed (worth 100 points, asserting nothing) after a
+    # wrong first answer, and an answer cell renamed (its code must still count)
+    for student, which in (("renamed_test_id", "q1_figures_per_article_tests"),
+                           ("renamed_answer_id", "q1_figures_per_article")):
+        nb = make_submission(release, source, {"q1_figures_per_article": "figures_per_article = 0"}
+                             if student == "renamed_test_id" else None)
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == which)
+        cell.metadata["nbgrader"]["grade_id"] = "q1_renamed"
+        if student == "renamed_test_id":
+            cell.metadata["nbgrader"]["points"] = 100
+            cell.source = "assert True"
+        course.submit(student, ASSIGNMENT, nb)
     # a 50 MB notebook: the right answers plus outputs full of images
     nb = make_submission(release, source)
     image = base64.b64encode(os.urandom(5 * 1024 * 1024)).decode()

@@ -90,6 +90,16 @@ def test_tampered_cells_are_restored_from_the_gradebook(graded):
     assert course.scores("tampered_cells", ASSIGNMENT) == course.scores("perfect", ASSIGNMENT)
 
 
+def test_changed_grade_ids_neither_earn_nor_lose_points(graded):
+    """A renamed test cell is replaced by the real test; a renamed answer still counts."""
+    course, outcomes, *_ = graded
+    renamed_test = outcomes["renamed_test_id"]
+    assert (renamed_test.status, renamed_test.score, renamed_test.max_score) == ("ok", 6, 9)
+    assert course.scores("renamed_test_id", ASSIGNMENT)["q1_figures_per_article_tests"] == 0
+    renamed_answer = outcomes["renamed_answer_id"]
+    assert (renamed_answer.status, renamed_answer.score) == ("ok", 7), renamed_answer
+
+
 def test_huge_notebook_is_graded(graded):
     course, outcomes, *_ = graded
     submitted = course.root / "submitted" / "huge_notebook" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"

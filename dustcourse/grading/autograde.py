@@ -116,16 +116,46 @@ def _deduplicate_grade_ids():
     return DeduplicateGradeIds
 
 
+def _overwrite_cells():
+    """nbgrader's OverwriteCells, minus its crash on a cell whose grade id was changed.
+
+    nbgrader drops only the ``grade_id`` of a graded cell it does not know and a later
+    step then fails on the missing key, so the whole submission would score zero.
+    Removing the cell's nbgrader metadata instead leaves a plain cell (an answer cell
+    still runs the student's code), and the genuine test cell is added back from the
+    gradebook as for a deleted cell.
+    """
+    from nbgrader.api import MissingEntry
+    from nbgrader.preprocessors import OverwriteCells
+
+    class OverwriteKnownCells(OverwriteCells):
+        def preprocess_cell(self, cell, resources, cell_index):
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id is not None:
+                try:
+                    self.gradebook.find_source_cell(grade_id, self.notebook_id,
+                                                    self.assignment_id)
+                except MissingEntry:
+                    self.log.warning("Cell %r is not in the gradebook: graded as a plain "
+                                     "cell", grade_id)
+                    del cell.metadata["nbgrader"]
+                    return cell, resources
+            return super().preprocess_cell(cell, resources, cell_index)
+
+    return OverwriteKnownCells
+
+
 def prepare(config, assignment: str, student: str) -> str | None:
     """nbgrader's sanitising step for one submission; the error text if it failed."""
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import DeduplicateIds
+    from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
     from traitlets.config import Config
 
     cfg = Config(config)
     cfg.Autograde.autograde_preprocessors = []  # execution and scoring happen later
+    fixed = {DeduplicateIds: _deduplicate_grade_ids(), OverwriteCells: _overwrite_cells()}
     cfg.Autograde.sanitize_preprocessors = [
-        _deduplicate_grade_ids() if cls is DeduplicateIds else cls
+        fixed.get(cls, cls)
         for cls in Autograde.class_traits()["sanitize_preprocessors"].default()
     ]
     cfg.CourseDirectory.assignment_id = assignment
