@@ -90,15 +90,23 @@ def _fingerprint(code: str, boilerplate: frozenset = frozenset()):
 
 
 def _excerpt(code: str, slices, lines: int = 6) -> str:
-    """The lines of ``code`` holding the first matching slices (at most ``lines``)."""
+    """The lines of ``code`` that the matching slices mostly cover (at most ``lines``).
+
+    A match may begin or end in the middle of a line (at a closing bracket, say); a
+    line counts when at least half of it is inside the match.
+    """
     if slices is None or len(slices) == 0 or slices.shape[1] == 0:
         return ""
     chosen: list[str] = []
+    position = 0
+    spans = []
+    for line in code.splitlines(keepends=True):
+        spans.append((position, position + len(line), line.rstrip("\n")))
+        position += len(line)
     for start, end in zip(slices[0], slices[1], strict=True):
-        first_line = code.count("\n", 0, int(start))
-        last_line = code.count("\n", 0, int(end))
-        for line in code.splitlines()[first_line:last_line + 1]:
-            if line.strip() and line not in chosen:
+        for line_start, line_end, line in spans:
+            inside = min(line_end, int(end)) - max(line_start, int(start))
+            if line.strip() and inside >= len(line) / 2 and line not in chosen:
                 chosen.append(line)
         if len(chosen) >= lines:
             break
