@@ -148,22 +148,132 @@ def summary_table(outcomes) -> str:
 @click.option("--to", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("grading/exports"), show_default=True,
               help="Folder for the CSV files.")
+@click.option("--lms", type=click.Choice(["canvas", "moodle"]), default=None,
+              help="Also write the gradebook import file of this LMS.")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="CSV mapping nbgrader ids to LMS ids (a Canvas gradebook "
+              "export or Moodle grading worksheet works as it is).")
+@click.option("--lms-column", default=None, metavar="NAME",
+              help="Grade column of the LMS file. Canvas: 'Name (assignment id)' updates "
+              "that assignment. Default: the assignment name.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
-def export_command(assignment, out_dir, root):
+def export_command(assignment, out_dir, lms, roster, lms_column, root):
     """Write per-question and per-student grade CSVs for ASSIGNMENT.
 
     \b
     <assignment>-questions.csv: student, assignment, question, score, max_score,
                                 status, reason (first line of the failed check)
     <assignment>-totals.csv:    student, assignment, score, max_score, status, reason
+    with --lms canvas: <assignment>-canvas.csv (Canvas Gradebook import)
+    with --lms moodle: <assignment>-moodle.csv (Moodle grade import from CSV)
 
-    Scores include hand grading done in formgrader.
+    Scores include hand grading done in formgrader. Students missing from the
+    roster are listed and written to <assignment>-<lms>-unmatched.csv.
+
+    \b
+    Examples:
+      dustcourse grade export ps0-warmup
+      dustcourse grade export ps0-warmup --lms canvas --lms-column "PS0 (4711)"
+      dustcourse grade export ps0-warmup --lms moodle --roster worksheet.csv
     """
     from .export import export
 
+    if roster and not lms:
+        raise click.UsageError("--roster needs --lms canvas or --lms moodle")
     questions, totals = export(root, assignment, out_dir)
     click.echo(f"wrote {questions}\nwrote {totals}")
+    if not lms:
+        return
+    from .lms_export import RosterError, gradebook_grades, read_roster, write_lms_grades
+
+    try:
+        mapping = read_roster(roster) if roster else None
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    grades, max_score, names = gradebook_grades(root, assignment)
+    result = write_lms_grades(lms, assignment, grades, max_score, out_dir, mapping,
+                              lms_column, names)
+    click.echo(f"wrote {result.path}: {len(result.written)} student(s), "
+               f"out of {max_score:g} points")
+    if mapping is None:
+        ident = "ID (Canvas user id)" if lms == "canvas" else "Username"
+        click.echo(f"no roster: the nbgrader ids are written as {ident}")
+    if result.unmatched:
+        click.secho(f"{len(result.unmatched)} graded student(s) not in the roster, NOT in "
+                    f"the import file (see {result.unmatched_path}): "
+                    + ", ".join(result.unmatched), fg="red", err=True)
+    if result.not_submitted:
+        click.echo(f"{len(result.not_submitted)} roster student(s) without a graded "
+                   "submission (no grade written): " + ", ".join(result.not_submitted))
+
+
+@grade.command("report")
+@click.argument("assignment")
+@click.option("--to", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder for the report. Default: grading/reports/ASSIGNMENT.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Share of a pair's code that must match for a similarity flag. "
+              "Default: 0.7.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Course root (holds nbgrader_config.py).")
+def report_command(assignment, out_dir, threshold, root):
+    """Write the instructor's HTML report on a graded ASSIGNMENT.
+
+    Score distribution; per question the mean, difficulty index and discrimination
+    (item-rest point-biserial correlation); the most frequent failed-check messages;
+    counts of timeouts, errors and sandbox refusals; similarity flags (copydetect,
+    starter code excluded: flags to review, not verdicts); a per-student table.
+    report.html, PNG plots and CSV data go to grading/reports/ASSIGNMENT/.
+
+    \b
+    Example:
+      dustcourse grade report ps0-warmup
+    """
+    from .report import build_report
+    from .similarity import DEFAULT_THRESHOLD
+
+    if not (root / "nbgrader_config.py").is_file():
+        raise click.ClickException(f"{root.resolve()} has no nbgrader_config.py: use --root")
+    bars = {}
+
+    def progress(stage, done, total):
+        if stage not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            bars[stage] = click.progressbar(length=total, label=stage.capitalize(),
+                                            show_pos=True, file=sys.stderr)
+            bars[stage].render_progress()
+        bars[stage].update(done - bars[stage].pos)
+
+    try:
+        report = build_report(root, assignment, out_dir,
+                              threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+                              progress=progress)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+    click.echo(report_summary(report))
+
+
+def report_summary(report) -> str:
+    c, s = report.counts, report.scores
+    lines = [
+        f"{report.assignment}: {c['students']} submissions, mean {s['mean']:.1f}%, "
+        f"median {s['median']:.1f}%",
+        f"timeouts: {c['notebook_timeouts']} notebook(s), {c['cell_timeouts']} cell(s); "
+        f"kernels died: {c['kernel_died']}; errors: {c['errors']}; "
+        f"likely sandbox refusals: {c['sandbox_refusals']}",
+        "hardest question: " + min(
+            (f"{st.item} (p = {st.difficulty:.2f})" for st in report.item_stats),
+            key=lambda t: float(t.rsplit("= ", 1)[1].rstrip(")")), default="none"),
+        f"similarity flags (>= {report.threshold:.2f}): {len(report.flagged)} pair(s)"
+        + "".join(f"\n  {p.first} ~ {p.second}: {p.similarity:.0%}" for p in report.flagged),
+        f"wrote {report.html}",
+    ]
+    return "\n".join(lines)
 
 
 @grade.command("feedback")

@@ -23,7 +23,12 @@ def _cell_results(notebook_path: Path) -> dict[str, tuple[str, str]]:
     """grade_id -> (status, reason) read from an autograded notebook's outputs."""
     if not notebook_path.is_file():
         return {}
-    nb = nbformat.read(notebook_path, as_version=4)
+    return cell_results(nbformat.read(notebook_path, as_version=4))
+
+
+def cell_results(nb) -> dict[str, tuple[str, str]]:
+    """grade_id -> (status, reason) of each graded cell of an autograded notebook:
+    passed, failed, not_executed or manual; the reason is the error's first line."""
     results = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
