@@ -30,8 +30,13 @@ def main(argv=None) -> None:
                         help=f"comma-separated parts: {', '.join(PARTS)}")
     parser.add_argument("--students", type=int, default=60, help="class size for grading")
     parser.add_argument("--scale", default="15,60,240", help="class sizes for the growth curve")
+    parser.add_argument("--scale-runs", type=int, default=None,
+                        help="runs per class size of the growth curve (default: --runs)")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="keep the parts of an existing report that this run does not "
+                             "measure (each part says when it was measured)")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
@@ -41,39 +46,61 @@ def main(argv=None) -> None:
     started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     header = machine()
     print(header, flush=True)
-    sections, figures = [], None
+    sections, figures = {}, None
     if "book" in parts:
         import book
 
         print("Book build...", flush=True)
-        sections.append(book.benchmark(args.runs))
+        sections["book"] = book.benchmark(args.runs)
     if "grading" in parts or "dask" in parts:
         import grading
 
         print("Grading...", flush=True)
         section, figures = grading.benchmark(
             args.runs, args.students, tuple(int(n) for n in args.scale.split(",")),
-            stock=not args.no_stock)
+            stock=not args.no_stock, scale_runs=args.scale_runs)
         if "grading" in parts:
-            sections.append(section)
+            sections["grading"] = section
     if "dask" in parts:
         import cluster
 
         print("Dask executor...", flush=True)
-        sections.append(cluster.benchmark(figures, args.runs))
+        sections["dask"] = cluster.benchmark(figures, args.runs)
     if "suite" in parts:
         import suite
 
         print("Test suite...", flush=True)
-        sections.append(suite.benchmark(args.runs))
+        sections["suite"] = suite.benchmark(args.runs)
 
-    report = (f"# Benchmarks\n\nMeasured by `make bench` (`benchmarks/run.py --runs {args.runs}"
-              f" --only {','.join(parts)}`) on {started.isoformat()}; each figure is the "
-              f"median of {args.runs} run(s), with the range and count in brackets.\n\n"
-              f"{header}\n\n" + "\n".join(s.markdown() for s in sections))
+    stamp = (f"Measured on {started.isoformat()} by `benchmarks/run.py --runs {args.runs}`; "
+             f"each figure is the median of {args.runs} run(s), range and count in brackets.")
+    machine_text = "\n\n".join(["### Machine", header])
+    blocks = {part: f"{PART_MARK.format(part)}\n{s.markdown()}\n{stamp}\n\n{machine_text}\n"
+              for part, s in sections.items()}
+    if args.keep_others and args.out.is_file():
+        for part, block in _parts(args.out.read_text()).items():
+            blocks.setdefault(part, block)
+    report = (f"# Benchmarks\n\n{INTRO}\n\n"
+              + "\n".join(blocks[p] for p in PARTS if p in blocks))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     print(f"\nwrote {args.out}")
+
+
+PART_MARK = "<!-- part: {} -->"
+INTRO = ("Written by `make bench` (`benchmarks/run.py`). Comparisons are ratios of runs "
+         "made in the same session on the same machine, which hold better than the seconds "
+         "when the machine is shared. Targets are from the project's issues.")
+
+
+def _parts(text: str) -> dict[str, str]:
+    """The blocks of an existing report, by part name."""
+    blocks = {}
+    pieces = text.split("<!-- part: ")[1:]
+    for piece in pieces:
+        name, _, rest = piece.partition(" -->\n")
+        blocks[name] = PART_MARK.format(name) + "\n" + rest.rstrip("\n") + "\n"
+    return blocks
 
 
 if __name__ == "__main__":
