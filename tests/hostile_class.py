@@ -58,6 +58,21 @@ HOSTILE = {
         "socket.create_connection(('1.1.1.1', 80), timeout=3)\n"
         'figures_per_article = figures["article"].value_counts()'
     ),
+    # redefining or monkeypatching what the tests call, with a wrong answer after it
+    "shadows_abs": (
+        "def abs(x):\n"
+        "    return 0\n"
+        "def isinstance(*args):\n"
+        "    return True\n"
+        'figures_per_article = figures["article"].value_counts()'
+    ),
+    "patches_builtins": (
+        "import builtins, numpy\n"
+        "builtins.abs = lambda x: 0\n"
+        "numpy.isclose = lambda *a, **k: True\n"
+        "np = None\n"
+        'figures_per_article = figures["article"].value_counts()'
+    ),
     "kills_kernel": "import os\nos._exit(0)",
     "sys_exit": "import sys\nsys.exit(3)",
     "ignores_interrupt": (
@@ -109,7 +124,10 @@ def build_and_grade(course, **grading) -> tuple:
         'pair = figures[figures["pair"] == "nc_gross_by_sep7"].set_index("unit")\n'
         'implied_rate = float(pair.loc["USD", "value"]) / float(pair.loc["yuan", "value"])')})
     for student, code in HOSTILE.items():
-        submit(student, answers={"q1_figures_per_article": code.format(root=root)})
+        answers = {"q1_figures_per_article": code.format(root=root)}
+        if student in ("shadows_abs", "patches_builtins"):
+            answers["q2_implied_rate"] = "implied_rate = 0.5"
+        submit(student, answers=answers)
     course.submit("corrupt", ASSIGNMENT, b'{"cells": [ not json')
     course.submit("empty_file", ASSIGNMENT, b"")
     course.submit("not_utf8", ASSIGNMENT, "{\"cells\": \"\u00e9\"}".encode("latin-1") + b"\xff\xfe")

@@ -90,6 +90,15 @@ def test_tampered_cells_are_restored_from_the_gradebook(graded):
     assert course.scores("tampered_cells", ASSIGNMENT) == course.scores("perfect", ASSIGNMENT)
 
 
+@pytest.mark.parametrize("student", ["shadows_abs", "patches_builtins"])
+def test_redefining_what_the_tests_use_earns_nothing(graded, student):
+    """abs and isinstance redefined or monkeypatched: the wrong rate still fails, and
+    the first answer, written after the redefinitions, still counts."""
+    course, outcomes, *_ = graded
+    assert (outcomes[student].status, outcomes[student].score) == ("ok", 5), outcomes[student]
+    assert course.scores(student, ASSIGNMENT)["q2_implied_rate_tests"] == 0
+
+
 def test_changed_grade_ids_neither_earn_nor_lose_points(graded):
     """A renamed test cell is replaced by the real test; a renamed answer still counts."""
     course, outcomes, *_ = graded

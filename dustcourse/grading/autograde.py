@@ -28,6 +28,7 @@ import nbformat
 
 from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult
 from .executors import Backend, open_backend, run_task
+from .guard import add_guard, remove_guard
 from .sandbox import Limits, check_sandbox
 
 # The grading machinery failed (a worker died for good, no worker was available):
@@ -211,6 +212,7 @@ def record(
 
     coursedir = _coursedir(config)
     nb = nbformat.reads(result.notebook, as_version=4)
+    remove_guard(nb)
     resources = {
         "unique_key": notebook_id,
         "output_files_dir": f"{notebook_id}_files",
@@ -247,7 +249,8 @@ def _work_items(config, assignment: str, student: str) -> list[tuple[str, str, d
         for p in folder.rglob("*")
         if p.is_file() and p.suffix != ".ipynb" and not p.is_symlink()
     }
-    return [(p.stem, p.read_text(encoding="utf-8"), files) for p in sorted(folder.glob("*.ipynb"))]
+    return [(p.stem, add_guard(p.read_text(encoding="utf-8")), files)
+            for p in sorted(folder.glob("*.ipynb"))]
 
 
 def autograde(
