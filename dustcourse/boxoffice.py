@@ -129,20 +129,25 @@ def average_daily_gross(day_from, gross_from, day_to, gross_to) -> float:
     return (float(gross_to) - float(gross_from)) / days
 
 
-def implied_admissions(gross, average_price) -> float:
-    """Tickets sold if ``gross`` (yuan) was taken at ``average_price`` (yuan per ticket)."""
-    price = float(average_price)
-    if not price > 0:
-        raise ValueError(f"the average ticket price must be positive, got {average_price!r}")
-    return float(gross) / price
+def _ratio(numerator, denominator, what: str):
+    den = np.asarray(denominator, dtype=float)
+    if not np.all(den > 0):
+        raise ValueError(f"{what} must be positive, got {denominator!r}")
+    result = np.asarray(numerator, dtype=float) / den
+    return float(result) if result.ndim == 0 else result
 
 
-def implied_price(gross, admissions) -> float:
+def implied_admissions(gross, average_price):
+    """Tickets sold if ``gross`` (yuan) was taken at ``average_price`` (yuan per ticket).
+
+    Either argument may be an array (a range of prices, say); scalars give a float.
+    """
+    return _ratio(gross, average_price, "the average ticket price")
+
+
+def implied_price(gross, admissions):
     """Average price per ticket (yuan) implied by a gross (yuan) and a count of admissions."""
-    count = float(admissions)
-    if not count > 0:
-        raise ValueError(f"admissions must be positive, got {admissions!r}")
-    return float(gross) / count
+    return _ratio(gross, admissions, "admissions")
 
 
 def logistic(t, K, r, t0):

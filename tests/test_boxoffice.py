@@ -80,6 +80,8 @@ def test_average_daily_gross_and_ticket_arithmetic():
         bo.implied_admissions(50e6, 0)
     with pytest.raises(ValueError):
         bo.implied_price(50e6, 0)
+    prices = np.array([25.0, 40.0, 50.0])
+    assert list(bo.implied_admissions(50e6, prices)) == [2e6, 1.25e6, 1e6]
 
 
 def test_fit_logistic_recovers_a_known_curve():
