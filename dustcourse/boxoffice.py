@@ -71,7 +71,9 @@ def cumulative_series(milestones: pd.DataFrame, exclude=(), unit: str = "yuan") 
         & dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
         & ~rows["id"].isin(list(exclude))
     )
-    rows = rows[keep].assign(date=pd.to_datetime(dates[keep]), gross=lambda d: d["value"].astype(float))
+    rows = rows[keep].assign(
+        date=pd.to_datetime(dates[keep]), gross=lambda d: d["value"].astype(float)
+    )
     rows = rows.sort_values(["date", "gross"]).drop_duplicates("date", keep="last")
     out = pd.DataFrame({
         "day": [day_number(d) for d in rows["date"]],
@@ -82,7 +84,9 @@ def cumulative_series(milestones: pd.DataFrame, exclude=(), unit: str = "yuan") 
     falls = out["gross"].diff() < 0
     if falls.any():
         bad = ", ".join(f"{out.loc[d, 'id']} (day {d})" for d in out.index[falls])
-        raise ValueError(f"the cumulative gross falls at {bad}: exclude the stale or conflicting row")
+        raise ValueError(
+            f"the cumulative gross falls at {bad}: exclude the stale or conflicting row"
+        )
     return out
 
 
@@ -192,7 +196,9 @@ def fit_logistic(days, values) -> LogisticFit:
     p0 = [1.2 * top, 0.1, t_half]
     lower = [top, 1e-3, float(x.min())]
     upper = [20 * top, 5.0, float(x.max())]
-    params, cov = curve_fit(logistic, x, y, p0=p0, bounds=(lower, upper), method="trf", maxfev=20000)
+    params, cov = curve_fit(
+        logistic, x, y, p0=p0, bounds=(lower, upper), method="trf", maxfev=20000
+    )
     errors = np.sqrt(np.clip(np.diag(cov), 0, None))
     residuals = y - logistic(x, *params)
     rmse = math.sqrt(float(np.mean(residuals**2)))

@@ -53,7 +53,8 @@ def test_cumulative_series_refuses_a_falling_total_unless_excluded():
 
 
 def test_cumulative_series_of_the_course_data_rises():
-    series = bo.cumulative_series(load("rtd_box_office_milestones", check=False), exclude=["m17", "m46"])
+    milestones = load("rtd_box_office_milestones", check=False)
+    series = bo.cumulative_series(milestones, exclude=["m17", "m46"])
     assert series["gross"].is_monotonic_increasing
     assert series.loc[62, "gross"] == 100_000_000
 
@@ -88,7 +89,7 @@ def test_fit_logistic_recovers_a_known_curve():
     days = np.array([5, 15, 25, 35, 45, 50, 55, 60, 65, 75], dtype=float)
     values = bo.logistic(days, 120.0, 0.25, 50.0)
     fit = bo.fit_logistic(days, values)
-    assert fit.K == pytest.approx(120.0, rel=1e-4)
+    assert pytest.approx(120.0, rel=1e-4) == fit.K
     assert fit.r == pytest.approx(0.25, rel=1e-4)
     assert fit.t0 == pytest.approx(50.0, abs=1e-3)
     assert fit.rmse < 1e-4 and fit.n == len(days)

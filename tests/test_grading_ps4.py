@@ -34,10 +34,12 @@ WRONG = {
             "                  & (milestones['date'].str.len() == 10)\n"
             "                  & ~milestones['id'].isin(EXCLUDE)].copy()\n"
             "rows['date'] = pd.to_datetime(rows['date'])\n"
-            "rows = rows.sort_values('value').drop_duplicates('date', keep='last').sort_values('date')\n"
+            "rows = rows.sort_values('value').drop_duplicates('date', keep='last')\n"
+            "rows = rows.sort_values('date')\n"
+            "day = (rows['date'] - RELEASE).dt.days.to_numpy()\n"
             "cumulative = pd.DataFrame({'date': rows['date'].to_numpy(),\n"
             "                           'gross_million': rows['value'].to_numpy() / 1e6},\n"
-            "                          index=pd.Index((rows['date'] - RELEASE).dt.days.to_numpy(), name='day'))"
+            "                          index=pd.Index(day, name='day'))"
         )
     },
     # how much the result beat the forecast by (multiple minus one), not the multiple
@@ -55,13 +57,15 @@ WRONG = {
             "vice_usd = float(by_id.loc['vice_gross_early_sep_usd', 'value'])\n"
             "vice_gross = float(by_id.loc['vice_gross_early_sep_yuan', 'value'])\n"
             "implied_admissions_million = vice_usd / price_2022 / 1e6\n"
-            "vice_implied_price = vice_gross / float(by_id.loc['vice_admissions_early_sep', 'value'])"
+            "vice_people = float(by_id.loc['vice_admissions_early_sep', 'value'])\n"
+            "vice_implied_price = vice_gross / vice_people"
         )
     },
     # converted at the rate of the release month (July) instead of September's
     "release_month_rate": {
         "q7_usd": (
-            "rate_sep_2022 = float(fx_monthly.set_index('month').loc['2022-07', 'mean_cny_per_usd'])\n"
+            "rate_sep_2022 = float(fx_monthly.set_index('month')\n"
+            "                      .loc['2022-07', 'mean_cny_per_usd'])\n"
             "nc_yuan = float(by_id.loc['nc_gross_by_sep7_yuan', 'value'])\n"
             "usd_million_sep = nc_yuan / rate_sep_2022 / 1e6\n"
             "newschina_rate = nc_yuan / float(by_id.loc['nc_gross_by_sep7_usd', 'value'])"
