@@ -148,8 +148,10 @@ def set_mode(page, mode: str) -> None:
     page.mouse.move(0, 0)  # no hover and no focus: no tooltip in the screenshot
     page.evaluate("document.activeElement && document.activeElement.blur()")
     # The theme fades colours in (0.15 s transitions): measure them when they have settled.
-    page.evaluate("""() => Promise.all(document.getAnimations()
-        .filter(a => a instanceof CSSTransition).map(a => a.finished.catch(() => null)))""")
+    # Bounded: on a loaded machine a transition's promise has been seen never to settle.
+    page.evaluate("""() => Promise.race([Promise.all(document.getAnimations()
+        .filter(a => a instanceof CSSTransition).map(a => a.finished.catch(() => null))),
+        new Promise(resolve => setTimeout(resolve, 3000))])""")
 
 
 def audit(page, recorder: Recorder, rules: list[str] | None = None) -> list[str]:

@@ -1,0 +1,127 @@
+"""The built chapter "Box office" (_build/html/book/box-office.html).
+
+Each test recomputes a glued number straight from the CSV files in data/ (plain
+pandas.read_csv and NumPy/SciPy, not the course loader, the course package or the
+chapter's code) and checks that the rendered text says it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_book import HTML, ROOT, assert_chapter_shape, pages, text_of  # noqa: F401  (pages is a fixture)
+
+DATA = ROOT / "data"
+PAGE = "book/box-office.html"
+RELEASE = pd.Timestamp("2022-07-08")  # day 1 of the run
+EXCLUDED = ["m17", "m46"]  # the two rows the chapter leaves out, with reasons
+
+
+@pytest.fixture(scope="module")
+def text(pages) -> str:  # noqa: F811
+    assert PAGE in pages, "the chapter is not built: is it in _toc.yml?"
+    text = text_of(pages[PAGE])  # glued values arrive with spaces around them: "( 0.3% )"
+    text = re.sub(r"\s+([),.;:])", r"\1", text)
+    return re.sub(r"([(])\s+", r"\1", text)
+
+
+@pytest.fixture(scope="module")
+def milestones() -> pd.DataFrame:
+    return pd.read_csv(DATA / "rtd_box_office_milestones.csv").set_index("id")
+
+
+@pytest.fixture(scope="module")
+def series(milestones) -> pd.Series:
+    """Cumulative gross in million yuan by day number, one (the largest) per dated day."""
+    rows = milestones[(milestones["figure"] == "cumulative_gross") & (milestones["unit"] == "yuan")
+                      & (milestones["date"].str.len() == 10) & ~milestones.index.isin(EXCLUDED)]
+    best = rows.groupby("date")["value"].max()
+    days = (pd.to_datetime(best.index) - RELEASE).days + 1
+    return pd.Series(best.to_numpy() / 1e6, index=days).sort_index()
+
+
+@pytest.fixture(scope="module")
+def figures() -> pd.DataFrame:
+    return pd.read_csv(DATA / "article_figures.csv").set_index("id")
+
+
+def test_shape_tables_and_exercise_download(pages):  # noqa: F811
+    page = pages[PAGE]
+    assert_chapter_shape(page)
+    assert len(re.findall(r"<img\b", page)) >= 5
+    assert len(re.findall(r"<table\b", page)) >= 4
+    link = re.search(r'href="([^"]*ps4-box-office\.zip)"', page)
+    assert link, "the chapter links the exercise zip"
+    assert (HTML / "book" / link.group(1)).resolve().is_file()
+
+
+def test_no_raw_values_or_broken_math(text):
+    assert not re.search(r"np\.(float|int)\d*\(", text)
+    assert "Traceback" not in text
+    assert "{glue:text}" not in text, "a glue role was swallowed (e.g. by $...$ math)"
+
+
+def test_the_series_and_the_40_million_conflict(text, series, milestones):
+    assert f"leaves {len(series)} points" in text
+    end55 = (milestones.loc["m23", "value"] - milestones.loc["m22", "value"]) / 1e6
+    end54 = end55 - milestones.loc["m19", "value"] / 1e6
+    assert end54 < 40 <= end55
+    assert f"the total at the end of day 55 was about {end55:,.2f} million yuan" in text
+    assert f"the end of day 54 comes to about {end54:,.2f} million yuan" in text
+
+
+def test_forecast_multiple_and_thresholds(text, series, figures):
+    forecast = float(figures.loc["nc_forecast_total_yuan", "value"]) / 1e6
+    assert f"took at least {series.max() / forecast:.0f} times what was expected" in text
+    day50 = np.interp(50, np.r_[0, series.to_numpy()], np.r_[0, series.index.to_numpy()])
+    assert f"That gives day {day50:.1f}." in text
+    assert f"on day {series[series >= 100].index[0]}" in text
+
+
+def test_average_daily_gross(text, series):
+    slow = (series[43] - series[14]) / (43 - 14)
+    surge = (series[62] - series[55]) / (62 - 55)
+    assert f"the film took on average {slow:.2f} million yuan a day" in text
+    assert f"the average was {surge:.2f} million yuan a day, about {surge / slow:.0f} times" in text
+
+
+def test_admissions_and_prices(text, figures):
+    national = pd.read_csv(DATA / "cn_box_office_annual.csv").set_index("year")
+    price = national.loc[2022, "avg_ticket_price_yuan"]
+    gross = float(figures.loc["vice_gross_early_sep_yuan", "value"])
+    people = float(figures.loc["vice_admissions_early_sep", "value"])
+    assert f"buys about {gross / price / 1e6:.2f} million tickets" in text
+    assert f"imply an average price of {gross / people:.1f} yuan a ticket" in text
+    assert "(unverified)" in text
+
+
+def test_share_of_the_national_market(text, series):
+    national = pd.read_csv(DATA / "cn_box_office_annual.csv").set_index("year")
+    share = series.max() * 1e6 / (national.loc[2022, "gross_billion_yuan"] * 1e9)
+    assert f"is {share:.2%} of the 2022 national box office" in text
+
+
+def test_currency_conversion(text, figures):
+    fx = pd.read_csv(DATA / "fx_cny_per_usd_monthly.csv").set_index("month")["mean_cny_per_usd"]
+    yuan = float(figures.loc["nc_gross_by_sep7_yuan", "value"])
+    assert f"at the September rate, US${yuan / fx['2022-09'] / 1e6:,.2f} million" in text
+    rates_2022 = fx[fx.index.str.startswith("2022")]
+    assert f"from US${yuan / rates_2022.max() / 1e6:,.2f} million to" in text
+    usd = float(figures.loc["nc_gross_by_sep7_usd", "value"])
+    assert f"implies {yuan / usd:.2f} yuan per dollar" in text
+
+
+def test_logistic_fit(text, series):
+    from scipy.optimize import curve_fit
+
+    def logistic(t, K, r, t0):
+        return K / (1 + np.exp(-r * (t - t0)))
+
+    t, c = series.index.to_numpy(dtype=float), series.to_numpy()
+    (K, r, t0), _ = curve_fit(logistic, t, c, p0=[100, 0.5, 58], maxfev=20000)
+    assert f"the curve has K = {K:.0f} million yuan" in text.replace("\\(K\\)", "K")
+    assert "per day (at that rate" in text and f"{r:.3f}" in text
+    assert f"day {t0:.1f}" in text

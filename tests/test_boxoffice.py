@@ -1,0 +1,108 @@
+"""dustcourse.boxoffice: day numbers, the cumulative series, interpolation, the logistic fit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dustcourse import boxoffice as bo
+from dustcourse.data import load
+
+
+def test_day_number_counts_the_release_day_as_day_one():
+    assert bo.day_number("2022-07-08") == 1
+    assert bo.day_number("2022-09-01") == 56  # "day 56" in the Chinese reports
+    assert bo.day_number("2022-09-07") == 62
+    assert bo.day_number(pd.Timestamp("2022-07-21 22:00")) == 14
+    with pytest.raises(ValueError):
+        bo.day_number(pd.NaT)
+
+
+def table(rows):
+    return pd.DataFrame(rows, columns=["id", "date", "figure", "value", "unit"])
+
+
+def test_cumulative_series_keeps_the_largest_dated_yuan_figure_per_day():
+    rows = table([
+        ("a", "2022-07-14", "cumulative_gross", 3_500_000, "yuan"),
+        ("b", "2022-07-14", "cumulative_gross", 4_320_000, "yuan"),
+        ("c", "2022-09", "cumulative_gross", 50_000_000, "yuan"),       # month only
+        ("d", "2022-09-04", "cumulative_gross", 12_700_000, "USD"),     # other unit
+        ("e", "2022-09-04", "weekend_gross", 36_200_000, "yuan"),       # not cumulative
+        ("f", "2022-09-04", "cumulative_gross", 87_400_000, "yuan"),
+        ("g", None, "cumulative_gross", 13_000_000, "yuan"),            # undated
+    ])
+    series = bo.cumulative_series(rows)
+    assert list(series.index) == [7, 59]
+    assert series.index.name == "day"
+    assert list(series["id"]) == ["b", "f"]
+    assert list(series["gross"]) == [4_320_000.0, 87_400_000.0]
+
+
+def test_cumulative_series_refuses_a_falling_total_unless_excluded():
+    rows = table([
+        ("a", "2022-09-15", "cumulative_gross", 110_000_000, "yuan"),
+        ("b", "2022-09-26", "cumulative_gross", 100_000_000, "yuan"),
+    ])
+    with pytest.raises(ValueError, match="b \\(day 81\\)"):
+        bo.cumulative_series(rows)
+    assert list(bo.cumulative_series(rows, exclude=["b"])["id"]) == ["a"]
+
+
+def test_cumulative_series_of_the_course_data_rises():
+    milestones = load("rtd_box_office_milestones", check=False)
+    series = bo.cumulative_series(milestones, exclude=["m17", "m46"])
+    assert series["gross"].is_monotonic_increasing
+    assert series.loc[62, "gross"] == 100_000_000
+
+
+def test_days_to_reach_interpolates_from_day_zero():
+    assert bo.days_to_reach([10, 20], [100, 300], 200) == 15.0
+    assert bo.days_to_reach([10, 20], [100, 300], 50) == 5.0        # from (0, 0)
+    assert bo.days_to_reach([10, 20], [100, 300], 100) == 10.0      # a point on the threshold
+    assert bo.days_to_reach([20, 10], [300, 100], 250) == 17.5      # order does not matter
+    assert bo.days_to_reach([10, 20], [100, 300], 50, start_at_zero=False) == 10.0
+    with pytest.raises(ValueError, match="never reaches"):
+        bo.days_to_reach([10, 20], [100, 300], 301)
+    with pytest.raises(ValueError, match="cannot fall"):
+        bo.days_to_reach([10, 20], [300, 100], 200)
+
+
+def test_average_daily_gross_and_ticket_arithmetic():
+    assert bo.average_daily_gross(14, 10e6, 43, 20e6) == pytest.approx(10e6 / 29)
+    with pytest.raises(ValueError):
+        bo.average_daily_gross(43, 20e6, 14, 10e6)
+    assert bo.implied_admissions(50e6, 40) == 1.25e6
+    assert bo.implied_price(50e6, 1.25e6) == 40.0
+    with pytest.raises(ValueError):
+        bo.implied_admissions(50e6, 0)
+    with pytest.raises(ValueError):
+        bo.implied_price(50e6, 0)
+    prices = np.array([25.0, 40.0, 50.0])
+    assert list(bo.implied_admissions(50e6, prices)) == [2e6, 1.25e6, 1e6]
+
+
+def test_fit_logistic_recovers_a_known_curve():
+    days = np.array([5, 15, 25, 35, 45, 50, 55, 60, 65, 75], dtype=float)
+    values = bo.logistic(days, 120.0, 0.25, 50.0)
+    fit = bo.fit_logistic(days, values)
+    assert pytest.approx(120.0, rel=1e-4) == fit.K
+    assert fit.r == pytest.approx(0.25, rel=1e-4)
+    assert fit.t0 == pytest.approx(50.0, abs=1e-3)
+    assert fit.rmse < 1e-4 and fit.n == len(days)
+    assert fit(50.0) == pytest.approx(60.0, rel=1e-4)
+
+
+def test_fit_logistic_is_deterministic_and_bounded():
+    days = [7, 14, 33, 43, 50, 55, 56, 58, 59, 60, 61, 62, 70]
+    values = [4.32, 10, 18, 20, 30, 40, 50.82, 74, 87.4, 93, 96, 100, 110]
+    first, second = bo.fit_logistic(days, values), bo.fit_logistic(days, values)
+    assert first == second
+    assert max(values) <= first.K <= 20 * max(values)
+    assert min(days) <= first.t0 <= max(days)
+    assert math.isfinite(first.K_se) and first.K_se > 0
+    with pytest.raises(ValueError, match="four points"):
+        bo.fit_logistic(days[:3], values[:3])
