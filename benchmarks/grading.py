@@ -144,15 +144,16 @@ def benchmark(runs: int = 3, students: int = 60, scale=(15, 60, 240), jobs: int 
     section.add("per submission, ours / bare", f"{per_sub / median(bare):.2f}x", "<= 1.5x")
     section.add("coordinator time per submission (prepare + record, serial)",
                 f"{median(coord) / students:.3f} s")
-    xs = [c for c in scaling for _ in scaling[c]]
-    ys = [w for c in scaling for w in scaling[c]]
-    slope, intercept = linear_slope(xs, ys)
     for count, walls in scaling.items():
         section.add(f"{count} submissions, wall", spread(walls),
                     f"{median(walls) / count:.2f} s per submission")
-    section.add("growth: least-squares slope of wall time against class size",
-                f"{slope:.2f} s per submission, intercept {intercept:.1f} s",
-                "linear expected")
+    if len(scaling) > 1:
+        xs = [c for c in scaling for _ in scaling[c]]
+        ys = [w for c in scaling for w in scaling[c]]
+        slope, intercept = linear_slope(xs, ys)
+        section.add("growth: least-squares slope of wall time against class size",
+                    f"{slope:.2f} s per submission, intercept {intercept:.1f} s",
+                    "linear expected")
     figures = {"worker_seconds": per_sub, "coordinator_seconds": median(coord) / students,
                "local_wall": median(ours), "students": students, "jobs": jobs}
     return section, figures

@@ -29,7 +29,8 @@ def main(argv=None) -> None:
     parser.add_argument("--only", default=",".join(PARTS),
                         help=f"comma-separated parts: {', '.join(PARTS)}")
     parser.add_argument("--students", type=int, default=60, help="class size for grading")
-    parser.add_argument("--scale", default="15,60,240", help="class sizes for the growth curve")
+    parser.add_argument("--scale", default="15,60,240",
+                        help="class sizes for the growth curve ('' for none)")
     parser.add_argument("--scale-runs", type=int, default=None,
                         help="runs per class size of the growth curve (default: --runs)")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader")
@@ -57,7 +58,7 @@ def main(argv=None) -> None:
 
         print("Grading...", flush=True)
         section, figures = grading.benchmark(
-            args.runs, args.students, tuple(int(n) for n in args.scale.split(",")),
+            args.runs, args.students, tuple(int(n) for n in args.scale.split(",") if n),
             stock=not args.no_stock, scale_runs=args.scale_runs)
         if "grading" in parts:
             sections["grading"] = section

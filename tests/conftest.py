@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -124,6 +125,56 @@ def contract_class(tmp_path_factory, assignment: str, wrong: dict, correct: dict
     result = course.autograde(assignment, timeout=30)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return course
+
+
+class ExerciseContract:
+    """The exercise contract, checked through one real `nbgrader autograde` run.
+
+    A test module subclasses it as ``class TestContract(ExerciseContract)`` and sets
+    ASSIGNMENT, AUTOGRADED ({test grade id: points}), WRONG ({student: {answer grade
+    id: code}}), EXPECTED_LOSS ({student: test grade ids it fails}) and optionally
+    CORRECT (correct answers written differently). The solution and every CORRECT
+    student score full marks (manual answers left for hand grading), the blank student
+    version scores zero, and each wrong answer loses exactly the points it should.
+    """
+
+    ASSIGNMENT: ClassVar[str]
+    AUTOGRADED: ClassVar[dict[str, float]]
+    WRONG: ClassVar[dict[str, dict[str, str]]]
+    EXPECTED_LOSS: ClassVar[dict[str, set[str]]]
+    CORRECT: ClassVar[dict[str, dict[str, str]]] = {}
+
+    def pytest_generate_tests(self, metafunc):
+        if "correct_student" in metafunc.fixturenames:
+            metafunc.parametrize("correct_student", ["perfect", *sorted(self.CORRECT)])
+        if "wrong_student" in metafunc.fixturenames:
+            metafunc.parametrize("wrong_student", sorted(self.WRONG))
+
+    @pytest.fixture(scope="class")
+    def course(self, tmp_path_factory):
+        return contract_class(tmp_path_factory, self.ASSIGNMENT, self.WRONG, self.CORRECT)
+
+    def autograded(self, course, student):
+        scores = course.scores(student, self.ASSIGNMENT)
+        return {k: scores[k] for k in self.AUTOGRADED}
+
+    def test_wrong_answers_are_realistic_and_accounted_for(self):
+        assert set(self.EXPECTED_LOSS) == set(self.WRONG)
+        assert all(loss <= set(self.AUTOGRADED) for loss in self.EXPECTED_LOSS.values())
+
+    def test_correct_answers_score_full_marks(self, course, correct_student):
+        assert self.autograded(course, correct_student) == self.AUTOGRADED
+        scores = course.scores(correct_student, self.ASSIGNMENT)
+        manual = {k: v for k, v in scores.items() if k not in self.AUTOGRADED}
+        assert manual and all(v is None for v in manual.values()), manual  # hand grading
+
+    def test_blank_student_version_scores_zero(self, course):
+        assert self.autograded(course, "blank") == dict.fromkeys(self.AUTOGRADED, 0)
+
+    def test_wrong_answer_loses_exactly_its_points(self, course, wrong_student):
+        expected = {k: (0 if k in self.EXPECTED_LOSS[wrong_student] else v)
+                    for k, v in self.AUTOGRADED.items()}
+        assert self.autograded(course, wrong_student) == expected
 
 
 @pytest.fixture(scope="session")

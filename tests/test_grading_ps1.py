@@ -8,7 +8,7 @@ results, so one mistake is not counted twice.
 
 from __future__ import annotations
 
-import pytest
+from conftest import ExerciseContract
 
 ASSIGNMENT = "ps1-articles-as-data"
 AUTOGRADED = {
@@ -106,30 +106,12 @@ ALTERNATIVE_PLOT = {
 }
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    from conftest import contract_class
-
-    correct = {"alternative_plot": ALTERNATIVE_PLOT}
-    return contract_class(tmp_path_factory, ASSIGNMENT, WRONG, correct)
+CORRECT = {"alternative_plot": ALTERNATIVE_PLOT}
 
 
-def autograded(course, student):
-    scores = course.scores(student, ASSIGNMENT)
-    return {k: scores[k] for k in AUTOGRADED}
-
-
-@pytest.mark.parametrize("student", ["perfect", "alternative_plot"])
-def test_correct_answers_score_full_marks(course, student):
-    assert autograded(course, student) == AUTOGRADED
-    assert course.scores(student, ASSIGNMENT)["q12_reflection"] is None
-
-
-def test_blank_student_version_scores_zero(course):
-    assert autograded(course, "blank") == dict.fromkeys(AUTOGRADED, 0)
-
-
-@pytest.mark.parametrize("student", sorted(WRONG))
-def test_wrong_answer_loses_exactly_its_points(course, student):
-    expected = {k: (0 if k in EXPECTED_LOSS[student] else v) for k, v in AUTOGRADED.items()}
-    assert autograded(course, student) == expected
+class TestContract(ExerciseContract):
+    ASSIGNMENT = ASSIGNMENT
+    AUTOGRADED = AUTOGRADED
+    WRONG = WRONG
+    EXPECTED_LOSS = EXPECTED_LOSS
+    CORRECT = CORRECT
