@@ -24,7 +24,9 @@ def meteorological_season(month) -> str:
     """The meteorological season of a month (1-12, a Period or a Timestamp)."""
     number = getattr(month, "month", month)
     if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 12:
-        raise ValueError(f"expected a month number from 1 to 12, a Period or a Timestamp, got {month!r}")
+        raise ValueError(
+            f"expected a month number from 1 to 12, a Period or a Timestamp, got {month!r}"
+        )
     return _SEASON_OF_MONTH[number]
 
 
