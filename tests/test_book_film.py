@@ -1,0 +1,100 @@
+"""The built chapter "Film realism" (_build/html/book/film-realism.html).
+
+Each test recomputes a glued number straight from the CSV files in data/ (plain
+pandas.read_csv, not the course loader or the chapter's code) and checks that the
+rendered text says it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from test_book import ROOT, assert_chapter_shape, pages, text_of  # noqa: F401  (pages is a fixture)
+
+DATA = ROOT / "data"
+PAGE = "book/film-realism.html"
+
+
+@pytest.fixture(scope="module")
+def text(pages) -> str:  # noqa: F811
+    assert PAGE in pages, "the chapter is not built: is it in _toc.yml?"
+    text = text_of(pages[PAGE])  # glued values arrive with spaces around them: "( 0.3% )"
+    text = re.sub(r"\s+([),.;:])", r"\1", text)
+    return re.sub(r"([(])\s+", r"\1", text)
+
+
+@pytest.fixture(scope="module")
+def figures() -> pd.Series:
+    return pd.read_csv(DATA / "article_figures.csv").set_index("id")["value"]
+
+
+@pytest.fixture(scope="module")
+def films() -> pd.DataFrame:
+    return pd.read_csv(DATA / "li_ruijun_filmography.csv").sort_values("year")
+
+
+@pytest.fixture(scope="module")
+def voices() -> pd.DataFrame:
+    return pd.read_csv(DATA / "rtd_voices.csv")
+
+
+def test_figures_tables_and_exercises(pages):  # noqa: F811
+    page = pages[PAGE]
+    assert_chapter_shape(page)
+    assert len(re.findall(r"<table\b", page)) >= 1
+    assert "ps3-film-realism.zip" in page
+
+
+def test_no_raw_values_leak_into_the_text(text):
+    assert not re.search(r"np\.(float|int)\d*\(", text)
+    assert "Traceback" not in text
+    assert "nan" not in text.split()
+
+
+def test_filmography_gaps_and_ages(text, figures, films):
+    birth = int(figures.loc["nc_director_birth_year"])
+    ages = films["year"] - birth
+    assert f"his first feature at {ages.iloc[0]} and his sixth at {ages.iloc[-1]}" in text
+    gaps = films["year"].diff().dropna()
+    spread = f"run from {gaps.min():.0f} to {gaps.max():.0f} years, {gaps.mean():.1f} on average"
+    assert spread in text
+    for title in films["title_zh"]:
+        assert title in text, f"the filmography table shows the Chinese title {title}"
+
+
+def test_production_calendar(text):
+    calendar = pd.read_csv(DATA / "rtd_production_calendar.csv")
+    months = sum(len(pd.period_range(r.start, r.end, freq="M")) for r in calendar.itertuples())
+    assert f"which gives a shoot of {months} months" in text
+    assumed = (calendar["dates_basis"] != "printed_start").sum()
+    assert f"marks {assumed} of the {len(calendar)} phases as assumed" in text
+
+
+def test_cast(text, figures):
+    people = pd.read_csv(DATA / "rtd_people.csv").set_index("name")
+    wu_age = int(figures.loc[people.loc["Wu Renlin", "age_figure_id"]])
+    assert f"he is {wu_age} and the director's uncle" in text.replace("’", "'")
+    professional = (people["actor"] == "professional").sum()
+    assert f"which makes {professional} professional" in text
+
+
+def test_voice_counts(text, voices):
+    counts = voices.groupby(["article", "stance"]).size()
+    n_nc, n_vice = counts["newschina"].sum(), counts["vice"].sum()
+    assert f"There are {len(voices)} voices: {n_nc} in NewsChina and {n_vice} in VICE" in text
+    assert f"NewsChina reports {counts['newschina', 'praise']} voices that praise" in text
+    share = (voices["stance"] == "criticism").mean()
+    assert f"Overall, {share:.0%} of the voices criticise" in text
+    assert ("vice", "praise") not in counts.index, "the text says VICE has no praising voice"
+
+
+def test_reception_day_counts(text, figures):
+    release = pd.Timestamp(figures.loc["nc_china_release_date"])
+    vlog = pd.Timestamp(figures.loc["nc_vlog_post_date"])
+    assert f"The vlog appeared {(vlog - release).days} days later" in text
+    milestones = pd.read_csv(DATA / "rtd_box_office_milestones.csv").set_index("id")
+    takeoff = pd.Timestamp(milestones.loc["m15", "date"])
+    assert (f"{(takeoff - vlog).days} days after the vlog and {(takeoff - release).days} days "
+            "after the release") in text
