@@ -8,7 +8,7 @@ earlier results, so one mistake is not counted twice.
 
 from __future__ import annotations
 
-import pytest
+from conftest import ExerciseContract
 
 ASSIGNMENT = "ps3-film-realism"
 AUTOGRADED = {
@@ -99,29 +99,12 @@ ALTERNATIVE = {
 }
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    from conftest import contract_class
-
-    return contract_class(tmp_path_factory, ASSIGNMENT, WRONG, {"alternative": ALTERNATIVE})
+CORRECT = {"alternative": ALTERNATIVE}
 
 
-def autograded(course, student):
-    scores = course.scores(student, ASSIGNMENT)
-    return {k: scores[k] for k in AUTOGRADED}
-
-
-@pytest.mark.parametrize("student", ["perfect", "alternative"])
-def test_correct_answers_score_full_marks(course, student):
-    assert autograded(course, student) == AUTOGRADED
-    assert course.scores(student, ASSIGNMENT)["q11_reflection"] is None
-
-
-def test_blank_student_version_scores_zero(course):
-    assert autograded(course, "blank") == dict.fromkeys(AUTOGRADED, 0)
-
-
-@pytest.mark.parametrize("student", sorted(WRONG))
-def test_wrong_answer_loses_exactly_its_points(course, student):
-    expected = {k: (0 if k in EXPECTED_LOSS[student] else v) for k, v in AUTOGRADED.items()}
-    assert autograded(course, student) == expected
+class TestContract(ExerciseContract):
+    ASSIGNMENT = ASSIGNMENT
+    AUTOGRADED = AUTOGRADED
+    WRONG = WRONG
+    EXPECTED_LOSS = EXPECTED_LOSS
+    CORRECT = CORRECT
