@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -174,7 +175,10 @@ def out_of_sync(names: list[str] | None = None) -> list[str]:
         saved = {n: (SOURCE_DIR / n / f"{n}.ipynb") for n in names}
         before = {n: p.read_bytes() if p.exists() else None for n, p in saved.items()}
         try:
-            generate(names, release_dir=fresh, db_path=Path(tmp) / "gradebook.db")
+            # one nbgrader run per assignment, side by side, each with its own gradebook
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                list(pool.map(lambda n: generate([n], release_dir=fresh,
+                                                 db_path=Path(tmp) / f"{n}.db"), names))
         finally:
             for n, p in saved.items():
                 if before[n] is None:

@@ -67,10 +67,15 @@ class Course:
     def generate(self, assignment: str) -> tuple[Path, Path]:
         """Run generate_assignment; return the student (release) and source notebooks."""
         self.nbgrader("generate_assignment", assignment, "--force")
-        return (
-            self.root / "exercises" / assignment / f"{assignment}.ipynb",
-            self.root / "solutions" / assignment / f"{assignment}.ipynb",
-        )
+        return self.release(assignment), self.source(assignment)
+
+    def release(self, assignment: str) -> Path:
+        """The generated student version of ``assignment``."""
+        return self.root / "exercises" / assignment / f"{assignment}.ipynb"
+
+    def source(self, assignment: str) -> Path:
+        """The instructor's version (solutions and all tests)."""
+        return self.root / "solutions" / assignment / f"{assignment}.ipynb"
 
     def autograde(self, assignment: str, timeout: int = 5) -> subprocess.CompletedProcess:
         """Autograde every submission (per-cell timeout in seconds); never raises."""
@@ -110,21 +115,43 @@ class Course:
             return {g.name: g.auto_score for g in nb.grades}
 
 
-def contract_class(tmp_path_factory, assignment: str, wrong: dict, correct: dict | None = None):
-    """The exercise contract's class, autograded once by stock nbgrader: "perfect" (the
+def _contract_course(root: Path, assignment: str, wrong: dict, correct: dict) -> Course:
+    """The exercise contract's class, submitted but not yet graded: "perfect" (the
     instructor's solution), "blank" (the student version), one student per wrong answer
     and one per correct alternative answer (``{student: {grade_id: code}}``)."""
-    root = tmp_path_factory.mktemp(assignment) / "course"
-    root.mkdir()
+    root.mkdir(parents=True)
     course = Course(root)
     course.generate(assignment)
     course.submit_answers("perfect", assignment)
     course.submit_answers("blank", assignment, solve=False)
-    for student, answers in {**wrong, **(correct or {})}.items():
+    for student, answers in {**wrong, **correct}.items():
         course.submit_answers(student, assignment, answers)
-    result = course.autograde(assignment, timeout=30)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return course
+
+
+@pytest.fixture(scope="session")
+def contract_courses(request, tmp_path_factory) -> dict[str, Course]:
+    """The classes of every ExerciseContract selected in this session, built and graded
+    by stock `nbgrader autograde` runs side by side (nbgrader grades serially, so the
+    runs share the cores instead of waiting for each other)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    contracts = {item.cls.ASSIGNMENT: item.cls for item in request.session.items
+                 if item.cls is not None and issubclass(item.cls, ExerciseContract)}
+
+    def grade(contract) -> Course:
+        root = tmp_path_factory.mktemp(contract.ASSIGNMENT) / "course"
+        course = _contract_course(root, contract.ASSIGNMENT, contract.WRONG, contract.CORRECT)
+        contract.submit_more(course)
+        result = course.autograde(contract.ASSIGNMENT, timeout=contract.TIMEOUT)
+        if not contract.SOME_SUBMISSIONS_FAIL:
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        course.autograde_result = result
+        return course
+
+    with ThreadPoolExecutor(max(1, len(contracts))) as pool:
+        futures = {a: pool.submit(grade, c) for a, c in contracts.items()}
+        return {a: f.result() for a, f in futures.items()}
 
 
 class ExerciseContract:
@@ -143,6 +170,12 @@ class ExerciseContract:
     WRONG: ClassVar[dict[str, dict[str, str]]]
     EXPECTED_LOSS: ClassVar[dict[str, set[str]]]
     CORRECT: ClassVar[dict[str, dict[str, str]]] = {}
+    TIMEOUT: ClassVar[int] = 30  # seconds per cell
+    SOME_SUBMISSIONS_FAIL: ClassVar[bool] = False  # nbgrader exits non-zero (corrupt files)
+
+    @classmethod
+    def submit_more(cls, course: Course) -> None:
+        """Further submissions of the class (robustness cases); none by default."""
 
     def pytest_generate_tests(self, metafunc):
         if "correct_student" in metafunc.fixturenames:
@@ -150,9 +183,9 @@ class ExerciseContract:
         if "wrong_student" in metafunc.fixturenames:
             metafunc.parametrize("wrong_student", sorted(self.WRONG))
 
-    @pytest.fixture(scope="class")
-    def course(self, tmp_path_factory):
-        return contract_class(tmp_path_factory, self.ASSIGNMENT, self.WRONG, self.CORRECT)
+    @pytest.fixture
+    def course(self, contract_courses):
+        return contract_courses[self.ASSIGNMENT]
 
     def autograded(self, course, student):
         scores = course.scores(student, self.ASSIGNMENT)

@@ -20,7 +20,7 @@ from dustcourse.submissions import make_submission
 
 ASSIGNMENT = "ps0-warmup"
 # generous: under load, 100 MB of output or a fork bomb take seconds to go through
-LIMITS = Limits(cell_timeout=30, notebook_timeout=90, memory_bytes=2 * 1024**3)
+LIMITS = Limits(cell_timeout=15, notebook_timeout=90, memory_bytes=2 * 1024**3)
 
 # Student code that tries to do harm or to break grading, in the first answer cell.
 # {root} is the course folder: assume the student knows where grading happens.

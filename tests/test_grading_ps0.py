@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import nbformat
-import pytest
+from conftest import ExerciseContract
 from nbgrader.validator import Validator
 
 from dustcourse.submissions import make_submission
@@ -59,120 +59,87 @@ EXPECTED_LOSS = {
 }
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Generate the assignment in a temporary course, submit a class, autograde it."""
-    from conftest import Course
+class TestContract(ExerciseContract):
+    """The contract, and submissions that try to break grading."""
 
-    root = tmp_path_factory.mktemp("graded") / "course"
-    root.mkdir()
-    course = Course(root)
-    release, source = course.generate(ASSIGNMENT)
-    course.submit_answers("perfect", ASSIGNMENT)
-    course.submit_answers("blank", ASSIGNMENT, solve=False)
-    for student, answers in WRONG.items():
-        course.submit_answers(student, ASSIGNMENT, answers)
+    ASSIGNMENT = ASSIGNMENT
+    AUTOGRADED = AUTOGRADED
+    WRONG = WRONG
+    EXPECTED_LOSS = EXPECTED_LOSS
+    TIMEOUT = 10  # the endless loop stops here
+    SOME_SUBMISSIONS_FAIL = True  # the corrupt file
 
-    # A student who deleted a test cell and an answer cell: both come back, the
-    # deleted answer scores nothing, the rest is graded.
-    nb = make_submission(release, source)
-    nb.cells = [
-        c for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("grade_id")
-        not in {"q1_figures_per_article_tests", "q4_usd_figures"}
-    ]
-    course.submit("deleted_cells", ASSIGNMENT, nb)
+    @classmethod
+    def submit_more(cls, course) -> None:
+        release, source = course.release(ASSIGNMENT), course.source(ASSIGNMENT)
 
-    # A student who rewrote a locked test cell to pass: the test is restored.
-    nb = make_submission(release, source, {"q2_implied_rate": "implied_rate = 1.5"})
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "q2_implied_rate_tests":
-            cell.source = "assert True"
-    course.submit("edited_test", ASSIGNMENT, nb)
+        # A student who deleted a test cell and an answer cell: both come back, the
+        # deleted answer scores nothing, the rest is graded.
+        nb = make_submission(release, source)
+        nb.cells = [
+            c for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id")
+            not in {"q1_figures_per_article_tests", "q4_usd_figures"}
+        ]
+        course.submit("deleted_cells", ASSIGNMENT, nb)
 
-    # An endless loop in one answer: that cell times out, the others are graded.
-    course.submit("endless_loop", ASSIGNMENT, make_submission(
-        release, source, {"q1_figures_per_article": "while True:\n    pass"}))
+        # A student who rewrote a locked test cell to pass: the test is restored.
+        nb = make_submission(release, source, {"q2_implied_rate": "implied_rate = 1.5"})
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "q2_implied_rate_tests":
+                cell.source = "assert True"
+        course.submit("edited_test", ASSIGNMENT, nb)
 
-    # A file that is not a notebook at all.
-    course.submit("corrupt", ASSIGNMENT, b'{"cells": [ this is not json')
+        # An endless loop in one answer: that cell times out, the others are graded.
+        course.submit("endless_loop", ASSIGNMENT, make_submission(
+            release, source, {"q1_figures_per_article": "while True:\n    pass"}))
 
-    result = course.autograde(ASSIGNMENT)
-    return course, result, release, source
+        # A file that is not a notebook at all.
+        course.submit("corrupt", ASSIGNMENT, b'{"cells": [ this is not json')
 
+    def test_deleted_cells_are_restored_and_graded(self, course):
+        scores = course.scores("deleted_cells", ASSIGNMENT)
+        expected = dict(AUTOGRADED, q4_usd_figures_tests=0)  # the answer was deleted
+        assert {k: scores[k] for k in AUTOGRADED} == expected
 
-def test_solution_scores_full_marks(graded):
-    course, *_ = graded
-    scores = course.scores("perfect", ASSIGNMENT)
-    assert {k: scores[k] for k in AUTOGRADED} == AUTOGRADED
-    assert scores["q5_reflection"] is None, "the reflection is left for the instructor"
+    def test_edited_test_cell_is_overwritten(self, course):
+        scores = course.scores("edited_test", ASSIGNMENT)
+        assert scores["q2_implied_rate_tests"] == 0
+        assert sum(scores[k] for k in AUTOGRADED) == sum(AUTOGRADED.values()) - 2
 
+    def test_endless_loop_times_out_and_loses_only_that_answer(self, course):
+        scores = course.scores("endless_loop", ASSIGNMENT)
+        expected = dict(AUTOGRADED, q1_figures_per_article_tests=0)
+        assert {k: scores[k] for k in AUTOGRADED} == expected
 
-def test_blank_student_version_scores_zero(graded):
-    course, *_ = graded
-    scores = course.scores("blank", ASSIGNMENT)
-    assert {k: scores[k] for k in AUTOGRADED} == dict.fromkeys(AUTOGRADED, 0)
+    def test_corrupt_submission_is_reported_and_others_graded(self, course):
+        result = course.autograde_result
+        assert result.returncode != 0, "nbgrader should report the failed submission"
+        assert "for student 'corrupt'" in result.stdout + result.stderr
+        autograded = course.root / "autograded"
+        graded_students = {p.name for p in autograded.iterdir() if (p / ASSIGNMENT).is_dir()}
+        assert {"perfect", "blank", *WRONG} <= graded_students
 
+    def test_feedback_hides_no_solution_and_shows_scores(self, course):
+        """The student-facing feedback shows the score and never the instructor's solution."""
+        source = course.source(ASSIGNMENT)
+        course.nbgrader("generate_feedback", ASSIGNMENT, "--student=blank")
+        feedback = course.root / "feedback" / "blank" / ASSIGNMENT / f"{ASSIGNMENT}.html"
+        html = feedback.read_text()
+        assert "Score: 0.0 / 9.0" in html  # 7 autograded points + 2 for the reflection
+        nb = nbformat.read(source, as_version=4)
+        solution = next(c.source for c in nb.cells
+                        if c.metadata.get("nbgrader", {}).get("grade_id") == "q2_implied_rate")
+        assert "pair.loc" in solution and "pair.loc" not in html
 
-@pytest.mark.parametrize("student", sorted(WRONG))
-def test_wrong_answer_loses_exactly_its_points(graded, student):
-    course, *_ = graded
-    scores = course.scores(student, ASSIGNMENT)
-    expected = {k: (0 if k in EXPECTED_LOSS[student] else v) for k, v in AUTOGRADED.items()}
-    assert {k: scores[k] for k in AUTOGRADED} == expected
+    def test_source_passes_validation(self, course):
+        """The instructor version passes every test (checked from Python, not the CLI)."""
+        source = course.source(ASSIGNMENT)
+        results = Validator().validate(str(source))
+        assert results == {}, json.dumps(results, indent=1)[:2000]
 
-
-def test_deleted_cells_are_restored_and_graded(graded):
-    course, *_ = graded
-    scores = course.scores("deleted_cells", ASSIGNMENT)
-    expected = dict(AUTOGRADED, q4_usd_figures_tests=0)  # the answer was deleted
-    assert {k: scores[k] for k in AUTOGRADED} == expected
-
-
-def test_edited_test_cell_is_overwritten(graded):
-    course, *_ = graded
-    scores = course.scores("edited_test", ASSIGNMENT)
-    assert scores["q2_implied_rate_tests"] == 0
-    assert sum(scores[k] for k in AUTOGRADED) == sum(AUTOGRADED.values()) - 2
-
-
-def test_endless_loop_times_out_and_loses_only_that_answer(graded):
-    course, *_ = graded
-    scores = course.scores("endless_loop", ASSIGNMENT)
-    expected = dict(AUTOGRADED, q1_figures_per_article_tests=0)
-    assert {k: scores[k] for k in AUTOGRADED} == expected
-
-
-def test_corrupt_submission_is_reported_and_others_graded(graded):
-    course, result, *_ = graded
-    assert result.returncode != 0, "nbgrader should report the failed submission"
-    assert "for student 'corrupt'" in result.stdout + result.stderr
-    autograded = course.root / "autograded"
-    graded_students = {p.name for p in autograded.iterdir() if (p / ASSIGNMENT).is_dir()}
-    assert {"perfect", "blank", *WRONG} <= graded_students
-
-
-def test_feedback_hides_no_solution_and_shows_scores(graded):
-    """The student-facing feedback shows the score and never the instructor's solution."""
-    course, _, _, source = graded
-    course.nbgrader("generate_feedback", ASSIGNMENT, "--student=blank")
-    html = (course.root / "feedback" / "blank" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "Score: 0.0 / 9.0" in html  # 7 autograded points + 2 for the reflection
-    nb = nbformat.read(source, as_version=4)
-    solution = next(c.source for c in nb.cells
-                    if c.metadata.get("nbgrader", {}).get("grade_id") == "q2_implied_rate")
-    assert "pair.loc" in solution and "pair.loc" not in html
-
-
-def test_source_passes_validation(graded):
-    """The instructor version passes every test (checked from Python, not the CLI)."""
-    *_, source = graded
-    results = Validator().validate(str(source))
-    assert results == {}, json.dumps(results, indent=1)[:2000]
-
-
-def test_release_fails_every_test(graded):
-    """`validate --invert`: the blank student version passes no test."""
-    _, _, release, _ = graded
-    results = Validator(invert=True).validate(str(release))
-    assert "passed" not in results, results
+    def test_release_fails_every_test(self, course):
+        """`validate --invert`: the blank student version passes no test."""
+        release = course.release(ASSIGNMENT)
+        results = Validator(invert=True).validate(str(release))
+        assert "passed" not in results, results
