@@ -210,6 +210,17 @@ class ExerciseContract:
         assert self.autograded(course, wrong_student) == expected
 
 
+def exercise_contract(assignment: str, autograded: dict, wrong: dict, expected_loss: dict,
+                      correct: dict | None = None) -> type:
+    """A test class checking ExerciseContract for one problem set (assign it to a
+    module-level name starting with Test)."""
+    return type("TestContract", (ExerciseContract,), {
+        "ASSIGNMENT": assignment, "AUTOGRADED": autograded, "WRONG": wrong,
+        "EXPECTED_LOSS": expected_loss, "CORRECT": correct or {},
+        "__doc__": f"The exercise contract of {assignment}.",
+    })
+
+
 @pytest.fixture(scope="session")
 def hostile_class():
     """tests/hostile_class.py's class, graded once with the local executor (2 workers)."""

@@ -35,6 +35,14 @@ def text_of(page: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
 
 
+def chapter_text(pages: dict[str, str], page: str) -> str:
+    """The visible text of a built chapter, with glued values' padding removed:
+    glued values arrive with spaces around them ("( 0.3% )" becomes "(0.3%)")."""
+    assert page in pages, f"{page} is not built: is it in _toc.yml?"
+    text = re.sub(r"\s+([),.;:])", r"\1", text_of(pages[page]))
+    return re.sub(r"([(])\s+", r"\1", text)
+
+
 def assert_chapter_shape(page: str) -> None:
     """What course-design.md asks of every chapter: at least three figures, each with
     alt text that describes the chart, and "Check your understanding" exercises with

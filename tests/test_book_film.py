@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 import pytest
-from test_book import ROOT, assert_chapter_shape, pages, text_of  # noqa: F401  (pages is a fixture)
+from test_book import ROOT, assert_chapter_shape, chapter_text, pages  # noqa: F401  (pages is a fixture)
 
 DATA = ROOT / "data"
 PAGE = "book/film-realism.html"
@@ -19,10 +19,7 @@ PAGE = "book/film-realism.html"
 
 @pytest.fixture(scope="module")
 def text(pages) -> str:  # noqa: F811
-    assert PAGE in pages, "the chapter is not built: is it in _toc.yml?"
-    text = text_of(pages[PAGE])  # glued values arrive with spaces around them: "( 0.3% )"
-    text = re.sub(r"\s+([),.;:])", r"\1", text)
-    return re.sub(r"([(])\s+", r"\1", text)
+    return chapter_text(pages, PAGE)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ results, so one mistake is not counted twice.
 
 from __future__ import annotations
 
-from conftest import ExerciseContract
+from conftest import exercise_contract
 
 ASSIGNMENT = "ps2-rural-migration"
 AUTOGRADED = {
@@ -118,9 +118,4 @@ ALTERNATIVE_PLOT = {
 CORRECT = {"alternative_plot": ALTERNATIVE_PLOT}
 
 
-class TestContract(ExerciseContract):
-    ASSIGNMENT = ASSIGNMENT
-    AUTOGRADED = AUTOGRADED
-    WRONG = WRONG
-    EXPECTED_LOSS = EXPECTED_LOSS
-    CORRECT = CORRECT
+TestContract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)

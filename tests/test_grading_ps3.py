@@ -8,7 +8,7 @@ earlier results, so one mistake is not counted twice.
 
 from __future__ import annotations
 
-from conftest import ExerciseContract
+from conftest import exercise_contract
 
 ASSIGNMENT = "ps3-film-realism"
 AUTOGRADED = {
@@ -102,9 +102,4 @@ ALTERNATIVE = {
 CORRECT = {"alternative": ALTERNATIVE}
 
 
-class TestContract(ExerciseContract):
-    ASSIGNMENT = ASSIGNMENT
-    AUTOGRADED = AUTOGRADED
-    WRONG = WRONG
-    EXPECTED_LOSS = EXPECTED_LOSS
-    CORRECT = CORRECT
+TestContract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)

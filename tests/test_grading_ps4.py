@@ -8,7 +8,7 @@ judged on the student's own earlier results, so one mistake is not counted twice
 
 from __future__ import annotations
 
-from conftest import ExerciseContract
+from conftest import exercise_contract
 
 ASSIGNMENT = "ps4-box-office"
 AUTOGRADED = {
@@ -123,9 +123,4 @@ ALTERNATIVE = {
 CORRECT = {"alternative": ALTERNATIVE}
 
 
-class TestContract(ExerciseContract):
-    ASSIGNMENT = ASSIGNMENT
-    AUTOGRADED = AUTOGRADED
-    WRONG = WRONG
-    EXPECTED_LOSS = EXPECTED_LOSS
-    CORRECT = CORRECT
+TestContract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)
