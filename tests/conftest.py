@@ -139,8 +139,11 @@ def contract_courses(request, tmp_path_factory) -> dict[str, Course]:
     contracts = {item.cls.ASSIGNMENT: item.cls for item in request.session.items
                  if item.cls is not None and issubclass(item.cls, ExerciseContract)}
 
+    # tmp_path_factory is not thread-safe (its base folder is made on first use)
+    roots = {a: tmp_path_factory.mktemp(a) / "course" for a in contracts}
+
     def grade(contract) -> Course:
-        root = tmp_path_factory.mktemp(contract.ASSIGNMENT) / "course"
+        root = roots[contract.ASSIGNMENT]
         course = _contract_course(root, contract.ASSIGNMENT, contract.WRONG, contract.CORRECT)
         contract.submit_more(course)
         result = course.autograde(contract.ASSIGNMENT, timeout=contract.TIMEOUT)
