@@ -89,6 +89,12 @@ def _status_path(root: Path, assignment: str, student: str) -> Path:
     return root / STATUS_DIR / assignment / f"{student}.json"
 
 
+def read_status(root: Path, assignment: str, student: str) -> dict:
+    """The last run's record of a submission: {"fingerprint", "outcome"} ({} if none)."""
+    path = _status_path(root, assignment, student)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 class _Capture(logging.Handler):
     def __init__(self):
         super().__init__(logging.ERROR)
@@ -292,12 +298,10 @@ def autograde(
     for student in students:
         folder = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
         fingerprint = _fingerprint(folder) if folder.is_dir() else ""
-        status_file = _status_path(root, assignment, student)
-        if not force and status_file.is_file():
-            previous = json.loads(status_file.read_text())
-            if fingerprint and previous.get("fingerprint") == fingerprint:
-                outcomes[student] = Outcome(**{**previous["outcome"], "status": "skipped"})
-                continue
+        previous = {} if force else read_status(root, assignment, student)
+        if fingerprint and previous.get("fingerprint") == fingerprint:
+            outcomes[student] = Outcome(**{**previous["outcome"], "status": "skipped"})
+            continue
         if not folder.is_dir():
             outcomes[student] = Outcome(
                 student, assignment, STATUS_ERROR, f"no submission in {folder}"

@@ -120,7 +120,7 @@ def workers_line(outcomes) -> str:
     """Which workers ran the notebooks, with how many submissions each."""
     counts: dict[str, int] = {}
     for outcome in outcomes:
-        for worker in getattr(outcome, "workers", []):
+        for worker in outcome.workers:
             counts[worker] = counts.get(worker, 0) + 1
     if not counts:
         return "workers: none (nothing was executed)"
@@ -260,15 +260,15 @@ def report_command(assignment, out_dir, threshold, root):
 
 def report_summary(report) -> str:
     c, s = report.counts, report.scores
+    hardest = min(report.item_stats, key=lambda st: st.difficulty, default=None)
     lines = [
         f"{report.assignment}: {c['students']} submissions, mean {s['mean']:.1f}%, "
         f"median {s['median']:.1f}%",
         f"timeouts: {c['notebook_timeouts']} notebook(s), {c['cell_timeouts']} cell(s); "
         f"kernels died: {c['kernel_died']}; errors: {c['errors']}; "
         f"likely sandbox refusals: {c['sandbox_refusals']}",
-        "hardest question: " + min(
-            (f"{st.item} (p = {st.difficulty:.2f})" for st in report.item_stats),
-            key=lambda t: float(t.rsplit("= ", 1)[1].rstrip(")")), default="none"),
+        "hardest question: " + (f"{hardest.item} (p = {hardest.difficulty:.2f})"
+                                if hardest else "none"),
         f"similarity flags (>= {report.threshold:.2f}): {len(report.flagged)} pair(s)"
         + "".join(f"\n  {p.first} ~ {p.second}: {p.similarity:.0%}" for p in report.flagged),
         f"wrote {report.html}",

@@ -4,7 +4,7 @@ An executor backend gives the coordinator (:mod:`.autograde`) three things: a
 :class:`concurrent.futures.Executor` to submit :func:`run_task` to, the number of
 tasks to keep in flight (one per worker thread, so a task never waits on a busy
 worker while another is idle, and a worker that dies takes at most its own task
-with it), and a description of the workers for the summary.
+with it), and a way to close it.
 
 The task carries everything it needs as bytes (the prepared notebook and the
 assignment's data files), so a Dask worker needs the course's Python environment
@@ -83,7 +83,6 @@ class Backend:
 
     pool: Executor
     slots: Callable[[], int]  # tasks to keep in flight now (0: no worker is available)
-    description: str
     close: Callable[[], None] = field(default=lambda: None)
 
 
@@ -95,7 +94,6 @@ def local_backend(jobs: int | None = None) -> Backend:
     return Backend(
         pool=pool,
         slots=lambda: jobs + 1,  # one queued ahead hides the pool's hand-over latency
-        description=f"{jobs} local worker process{'es' if jobs != 1 else ''}",
         close=lambda: pool.shutdown(wait=True, cancel_futures=True),
     )
 
@@ -116,14 +114,12 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
     cluster = None
     if scheduler:
         client = Client(scheduler, timeout="10s")
-        where = f"Dask scheduler {scheduler}"
     else:
         with dask.config.set({"distributed.scheduler.allowed-failures": 2}):
             cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1,
                                    threads_per_worker=1, processes=True,
                                    dashboard_address=None)
         client = Client(cluster)
-        where = "a local Dask cluster"
 
     def close() -> None:
         client.close()
@@ -149,7 +145,6 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
     return Backend(
         pool=client.get_executor(pure=False),
         slots=slots,
-        description=f"{where} ({len(client.nthreads())} workers at start)",
         close=close,
     )
 

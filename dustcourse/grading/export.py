@@ -8,12 +8,11 @@ first line of a failed check's message) and from the run's status files.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import nbformat
 
-from .autograde import STATUS_DIR, _coursedir, load_config
+from .autograde import _coursedir, load_config, read_status
 
 QUESTION_COLUMNS = ["student", "assignment", "question", "score", "max_score", "status", "reason"]
 TOTAL_COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason"]
@@ -67,8 +66,7 @@ def export(root: Path, assignment: str, out_dir: Path) -> tuple[Path, Path]:
         totals.writerow(TOTAL_COLUMNS)
         for submission in sorted(gb.assignment_submissions(assignment), key=lambda s: s.student.id):
             student = submission.student.id
-            status_file = root / STATUS_DIR / assignment / f"{student}.json"
-            run = json.loads(status_file.read_text())["outcome"] if status_file.is_file() else {}
+            run = read_status(root, assignment, student).get("outcome", {})
             folder = Path(
                 coursedir.format_path(coursedir.autograded_directory, student, assignment)
             )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import html
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from .autograde import STATUS_DIR, _coursedir, load_config
+from .autograde import _coursedir, load_config, read_status
 from .export import cell_results
 from .item_analysis import (
     ItemStats,
@@ -149,8 +148,7 @@ def load_class(
         submissions = sorted(gb.assignment_submissions(assignment), key=lambda s: s.student.id)
         for submission in submissions:
             student = submission.student.id
-            status_file = root / STATUS_DIR / assignment / f"{student}.json"
-            run = json.loads(status_file.read_text())["outcome"] if status_file.is_file() else {}
+            run = read_status(root, assignment, student).get("outcome", {})
             folder = Path(coursedir.format_path(coursedir.autograded_directory, student,
                                                 assignment))
             result = StudentResult(student, float(submission.score),
