@@ -297,28 +297,51 @@ def feedback_command(assignment, students, root):
 @grade.command("import")
 @click.argument("assignment")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--allow-rejects", is_flag=True,
+              help="Exit 0 even when some files or students could not be placed.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
-def import_command(assignment, source, root):
+def import_command(assignment, source, allow_rejects, root):
     """Import SOURCE (an LMS zip or folder) as submissions of ASSIGNMENT.
 
-    Understands Canvas, Moodle and Blackboard downloads and nbgrader's own
-    <student>/<assignment>/ layout. Unsafe entries (absolute paths, '..', symbolic
-    links, oversized files) are refused; when a student submitted several times the
-    latest wins. Every file that could not be placed is listed.
+    Understands Canvas, Moodle (in folders or flat) and Blackboard downloads and
+    nbgrader's <student>/<assignment>/ layout. Per student, the notebook named like
+    the assignment (or the only notebook) is graded; other files are listed, never
+    written over it. When a student submitted several times the latest wins. Unsafe
+    entries (absolute paths, '..', symbolic links, oversized files) are refused.
+    Ends with a table of every file: placed, replaced by later, not graded,
+    rejected (with the reason); exits 1 if anything was rejected, unless
+    --allow-rejects.
 
     \b
     Example:
       dustcourse grade import ps0-warmup ~/Downloads/submissions.zip
     """
-    from .lms_import import UnsafeArchive, import_submissions
+    from .lms_import import (
+        UnsafeArchive,
+        import_submissions,
+        record_names,
+        save_record,
+        summary_table,
+    )
 
     try:
         report = import_submissions(source, assignment, root)
     except (UnsafeArchive, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"placed {len(report.placed)} file(s) for {len(report.students)} student(s)")
-    for student, kept, dropped in report.duplicates:
-        click.echo(f"duplicate for {student}: kept {kept}, ignored {dropped}")
-    for entry, reason in report.unplaced:
-        click.echo(f"NOT PLACED {entry}: {reason}", err=True)
+    click.echo(summary_table(report))
+    save_record(root, report)
+    if report.names and (root / "nbgrader_config.py").is_file():
+        record_names(root, report.names)
+    for student, entry, reason in report.rejected:
+        click.echo(f"NOT PLACED {entry}" + (f" ({student})" if student else "")
+                   + f": {reason}", err=True)
+    if report.rejected:
+        students = sorted(report.rejected_students)
+        message = (f"{len(report.rejected)} file(s) rejected"
+                   + (f"; no submission placed for {', '.join(students)}" if students else ""))
+        if not allow_rejects:
+            raise click.ClickException(
+                message + ". Fix the download or pass --allow-rejects to accept this "
+                "(the export lists these students as needing attention).")
+        click.echo(message + " (accepted with --allow-rejects)", err=True)
