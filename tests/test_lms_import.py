@@ -295,3 +295,23 @@ def test_folder_download_with_symlink_and_nbgrader_layout(tmp_path):
     report = import_submissions(folder, A, tmp_path / "course")
     assert report.students == ["345", "zhao"]
     assert dict(report.unplaced)["sneaky_9_1_ps0-warmup.ipynb"] == "symbolic link refused"
+
+
+def test_resubmission_suffix_decides_when_the_times_are_equal(tmp_path):
+    when = (2026, 11, 20, 12, 0, 0)
+    source = write_zip(tmp_path / "canvas.zip", [
+        (canvas_file("Chen, Yu", 104, 30, f"{A}-2.ipynb"), nb("v2"), when),
+        (canvas_file("Chen, Yu", 104, 20, f"{A}.ipynb"), nb("v0"), when),
+        (canvas_file("Chen, Yu", 104, 10, f"{A}-1.ipynb"), nb("v1"), when),
+    ])
+    report = import_submissions(source, A, tmp_path / "c")
+    assert placed(tmp_path / "c", "104") == nb("v2")
+    assert len(report.replaced) == 2 and report.rejected == []
+
+
+def test_blackboard_receipts_are_listed_not_rejected(tmp_path):
+    source = write_zip(tmp_path / "bb.zip", blackboard_files(
+        "PS0", "jdoe", "John Doe", "2026-11-20-10-00-00", {f"{A}.ipynb": NB}))
+    report = import_submissions(source, A, tmp_path / "c")
+    assert report.students == ["jdoe"] and report.rejected == []
+    assert [e for e, _ in report.ignored] == ["PS0_jdoe_attempt_2026-11-20-10-00-00.txt"]

@@ -130,6 +130,12 @@ class _File:
     def time(self) -> datetime:
         return self.when or self.entry.modified
 
+    @property
+    def rank(self) -> tuple:
+        """Later submissions rank higher: by time, then Canvas's -N suffix, then id."""
+        suffix = re.search(r"-(\d+)(?=\.[^.]+$)", PurePosixPath(self.name).name)
+        return (self.time, int(suffix[1]) if suffix else 0, self.order)
+
 
 def _normal(name: str) -> str:
     name = RESUBMISSION_SUFFIX.sub("", name.strip().lower())
@@ -312,6 +318,8 @@ def _place(entries, assignment: str, root: Path, report: ImportReport) -> Import
             stem = safe.name[: -len(".txt")]
             receipts[stem] = _receipt(entry.read().decode("utf-8", "replace"))
             receipt_entries[stem] = entry
+            report.ignored.append((entry.path, "Blackboard receipt: read for the student's "
+                                   "name and original file names"))
 
     files: dict[str, list[_File]] = {}
     for entry, safe in safe_entries:
@@ -354,11 +362,11 @@ def _choose(student: str, items: list[_File], assignment: str, root: Path,
     """Pick the student's notebook, report everything else."""
     # the latest version of each file (by name, resubmission suffixes removed)
     latest: dict[tuple[str, str], _File] = {}
-    for item in sorted(items, key=lambda f: (f.time, f.order, -f.name.count("/"))):
+    for item in sorted(items, key=lambda f: (f.rank, -f.name.count("/"), f.name)):
         slot = (item.plugin, item.key)
         if slot in latest:
             older = latest[slot]
-            if (older.time, older.order) == (item.time, item.order):
+            if older.rank == item.rank:
                 report.not_graded.append((student, older.entry.path,
                                           f"another copy of {PurePosixPath(older.name).name}"
                                           f" (kept {item.name})"))
