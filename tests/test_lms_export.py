@@ -117,6 +117,17 @@ def test_canvas_matches_sis_user_id_then_login_id_then_canvas_id(tmp_path):
     assert result.not_submitted == ["S-1"]  # Jane Doe's Canvas id
 
 
+def test_moodle_matches_participant_id_before_id_number(tmp_path):
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text("Identifier,Full name,Email address,ID number,Grade\n"
+                      "Participant 5501,Ann Lee,al@example.edu,5502,\n"
+                      "Participant 5502,Bo Wu,bw@example.edu,S-9,\n"
+                      "Participant 5503,Li Ma,lm@example.edu,S-10,\n", encoding="utf-8")
+    result = write_lms_grades("moodle", "ps0-warmup", {"5502": 7.0, "S-10": 3.0}, 9,
+                              tmp_path / "out", read_roster(roster))
+    assert result.matched == {"5502": "5502", "S-10": "5503"}
+
+
 def test_moodle_worksheet_round_trip(tmp_path):
     sheet = tmp_path / "Grades-PS0.csv"
     sheet.write_text(moodle_worksheet([

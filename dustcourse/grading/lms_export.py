@@ -56,9 +56,10 @@ ROSTER_ALIASES = {
     "username": ("username",),
 }
 LMS_FORMATS = ("canvas", "moodle")
-MATCH_ORDER = {  # roster fields searched for an nbgrader id without a student_id column
-    "canvas": ("sis_user_id", "sis_login_id", "canvas_id"),
-    "moodle": ("idnumber", "username", "email"),
+MATCH_ORDER = {  # roster fields searched for an nbgrader id without a student_id column;
+    # "" is the roster's own id: Canvas's ID (user id), Moodle's Identifier (participant)
+    "canvas": ("sis_user_id", "sis_login_id", ""),
+    "moodle": ("", "idnumber", "username", "email"),
 }
 
 
@@ -85,12 +86,14 @@ class Roster(dict):
         """The roster id of nbgrader student ``student``, or None."""
         if self.explicit:
             return student if student in self else None
-        for name in MATCH_ORDER.get(lms, ()):
+        for name in MATCH_ORDER.get(lms, ("",)):
+            if not name:
+                if student in self:
+                    return student
+                continue
             for key, info in self.items():
                 if info.get(name) and info[name] == student:
                     return key
-        if student in self:  # the Canvas ID / Moodle participant id
-            return student
         return None
 
 
