@@ -35,7 +35,8 @@ def test_import_autograde_feedback_export(tmp_path):
         archive.writestr("../escape.ipynb", "{}")
 
     runner = CliRunner()
-    result = runner.invoke(main, ["grade", "import", A, str(download), "--root", str(root)])
+    result = runner.invoke(main, ["grade", "import", A, str(download), "--root", str(root),
+                                  "--allow-rejects"])
     assert result.exit_code == 0, result.output
     assert "placed 3 file(s) for 3 student(s)" in result.output
     assert "NOT PLACED ../escape.ipynb" in result.output

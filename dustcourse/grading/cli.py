@@ -156,19 +156,28 @@ def summary_table(outcomes) -> str:
 @click.option("--lms-column", default=None, metavar="NAME",
               help="Grade column of the LMS file. Canvas: 'Name (assignment id)' updates "
               "that assignment. Default: the assignment name.")
+@click.option("--allow-provisional", is_flag=True,
+              help="Write the LMS files even while hand grading is pending (the totals "
+              "are then provisional).")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
-def export_command(assignment, out_dir, lms, roster, lms_column, root):
+def export_command(assignment, out_dir, lms, roster, lms_column, allow_provisional, root):
     """Write per-question and per-student grade CSVs for ASSIGNMENT.
 
     \b
     <assignment>-questions.csv: student, assignment, question, score, max_score,
                                 status, reason (first line of the failed check)
     <assignment>-totals.csv:    student, assignment, score, max_score, status, reason
+    <assignment>-needs-attention.csv: student_id, name, problem, detail, lms_grade
     with --lms canvas: <assignment>-canvas.csv (Canvas Gradebook import)
-    with --lms moodle: <assignment>-moodle.csv (Moodle grade import from CSV)
+    with --lms moodle: <assignment>-moodle.csv (Moodle grade import from CSV), and
+                       <assignment>-moodle-worksheet.csv when the roster is Moodle's
+                       grading worksheet (Upload grading worksheet)
 
-    Scores include hand grading done in formgrader. Students missing from the
+    Scores include hand grading done in formgrader. A submission that could not be
+    graded, or was rejected at import, gets an EMPTY grade cell (never 0) and is
+    listed in the needs-attention file. While answers still wait for hand grading,
+    no LMS file is written unless --allow-provisional. Students missing from the
     roster are listed and written to <assignment>-<lms>-unmatched.csv.
 
     \b
@@ -177,25 +186,55 @@ def export_command(assignment, out_dir, lms, roster, lms_column, root):
       dustcourse grade export ps0-warmup --lms canvas --lms-column "PS0 (4711)"
       dustcourse grade export ps0-warmup --lms moodle --roster worksheet.csv
     """
-    from .export import export
+    from .export import export, grading_state, write_needs_attention
 
     if roster and not lms:
         raise click.UsageError("--roster needs --lms canvas or --lms moodle")
     questions, totals = export(root, assignment, out_dir)
     click.echo(f"wrote {questions}\nwrote {totals}")
+    state = grading_state(root, assignment)
+    rows = state.attention_rows()
     if not lms:
+        _report_attention(write_needs_attention(out_dir, assignment, rows), rows)
         return
-    from .lms_export import RosterError, gradebook_grades, read_roster, write_lms_grades
+    from .lms_export import (
+        RosterError,
+        feedback_comment,
+        read_roster,
+        write_lms_grades,
+        write_moodle_worksheet,
+    )
 
     try:
         mapping = read_roster(roster) if roster else None
     except RosterError as exc:
         raise click.ClickException(str(exc)) from exc
-    grades, max_score, names = gradebook_grades(root, assignment)
-    result = write_lms_grades(lms, assignment, grades, max_score, out_dir, mapping,
-                              lms_column, names)
+    if state.pending and not allow_provisional:
+        path = write_needs_attention(out_dir, assignment, rows)
+        pending = "; ".join(f"{s} ({', '.join(qs)})" for s, qs in sorted(state.pending.items()))
+        raise click.ClickException(
+            f"hand grading is pending, so the totals are provisional; NO {lms} file "
+            f"written. Pending: {pending}. Grade them in formgrader, or pass "
+            f"--allow-provisional to export provisional totals (see {path}).")
+    grades = state.lms_grades()
+    result = write_lms_grades(lms, assignment, grades, state.max_score, out_dir, mapping,
+                              lms_column, state.names)
+    written = {s: ("blank" if grades[s] is None else _lms_text(grades[s], state, s))
+               for s in result.written}
     click.echo(f"wrote {result.path}: {len(result.written)} student(s), "
-               f"out of {max_score:g} points")
+               f"out of {state.max_score:g} points"
+               + (f"; {len(result.blank)} left blank (no grade)" if result.blank else ""))
+    if mapping is not None and mapping.worksheet and lms == "moodle":
+        comments = {s: feedback_comment(assignment, state.totals[s], state.max_score,
+                                        state.questions.get(s, []))
+                    for s in state.totals if grades.get(s) is not None}
+        sheet = write_moodle_worksheet(assignment, grades, state.max_score, out_dir, mapping,
+                                       comments)
+        click.echo(f"wrote {sheet.path}: the grading worksheet with {len(sheet.written)} "
+                   "grade(s) filled in (upload it OR import the CSV file, not both)")
+        rows += [[s, state.names.get(s, ""), "locked_in_moodle",
+                  "Grade can be changed: No; the worksheet upload will skip it",
+                  written.get(s, "")] for s in sheet.locked]
     if mapping is None:
         ident = "ID (Canvas user id)" if lms == "canvas" else "Username"
         click.echo(f"no roster: the nbgrader ids are written as {ident}")
@@ -203,9 +242,34 @@ def export_command(assignment, out_dir, lms, roster, lms_column, root):
         click.secho(f"{len(result.unmatched)} graded student(s) not in the roster, NOT in "
                     f"the import file (see {result.unmatched_path}): "
                     + ", ".join(result.unmatched), fg="red", err=True)
+        rows += [[s, state.names.get(s, ""), "not_in_roster",
+                  f"not in {roster.name}: the LMS could not match them", "not in the file"]
+                 for s in result.unmatched]
     if result.not_submitted:
-        click.echo(f"{len(result.not_submitted)} roster student(s) without a graded "
-                   "submission (no grade written): " + ", ".join(result.not_submitted))
+        click.echo(f"{len(result.not_submitted)} roster student(s) without a submission "
+                   "(no grade written): " + ", ".join(result.not_submitted))
+        rows += [[s, mapping[s].get("name", ""), "missing", "in the roster, no submission",
+                  "not in the file"] for s in result.not_submitted]
+    for row in rows:
+        if not row[4]:
+            row[4] = written.get(row[0], "not in the file")
+    rows.sort(key=lambda r: (r[0], r[2]))
+    _report_attention(write_needs_attention(out_dir, assignment, rows), rows)
+
+
+def _lms_text(score, state, student) -> str:
+    text = f"{score:g}"
+    return text + " (provisional)" if student in state.pending else text
+
+
+def _report_attention(path, rows) -> None:
+    if not rows:
+        click.echo(f"wrote {path}: no student needs attention")
+        return
+    click.secho(f"{len(rows)} case(s) need attention (see {path}):", fg="yellow", err=True)
+    for student, name, problem, detail, lms_grade in rows:
+        click.echo(f"  {student} {name}: {problem}: {detail}"
+                   + (f" [LMS: {lms_grade}]" if lms_grade else ""), err=True)
 
 
 @grade.command("report")
@@ -297,28 +361,51 @@ def feedback_command(assignment, students, root):
 @grade.command("import")
 @click.argument("assignment")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--allow-rejects", is_flag=True,
+              help="Exit 0 even when some files or students could not be placed.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
-def import_command(assignment, source, root):
+def import_command(assignment, source, allow_rejects, root):
     """Import SOURCE (an LMS zip or folder) as submissions of ASSIGNMENT.
 
-    Understands Canvas, Moodle and Blackboard downloads and nbgrader's own
-    <student>/<assignment>/ layout. Unsafe entries (absolute paths, '..', symbolic
-    links, oversized files) are refused; when a student submitted several times the
-    latest wins. Every file that could not be placed is listed.
+    Understands Canvas, Moodle (in folders or flat) and Blackboard downloads and
+    nbgrader's <student>/<assignment>/ layout. Per student, the notebook named like
+    the assignment (or the only notebook) is graded; other files are listed, never
+    written over it. When a student submitted several times the latest wins. Unsafe
+    entries (absolute paths, '..', symbolic links, oversized files) are refused.
+    Ends with a table of every file: placed, replaced by later, not graded,
+    rejected (with the reason); exits 1 if anything was rejected, unless
+    --allow-rejects.
 
     \b
     Example:
       dustcourse grade import ps0-warmup ~/Downloads/submissions.zip
     """
-    from .lms_import import UnsafeArchive, import_submissions
+    from .lms_import import (
+        UnsafeArchive,
+        import_submissions,
+        record_names,
+        save_record,
+        summary_table,
+    )
 
     try:
         report = import_submissions(source, assignment, root)
     except (UnsafeArchive, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"placed {len(report.placed)} file(s) for {len(report.students)} student(s)")
-    for student, kept, dropped in report.duplicates:
-        click.echo(f"duplicate for {student}: kept {kept}, ignored {dropped}")
-    for entry, reason in report.unplaced:
-        click.echo(f"NOT PLACED {entry}: {reason}", err=True)
+    click.echo(summary_table(report))
+    save_record(root, report)
+    if report.names and (root / "nbgrader_config.py").is_file():
+        record_names(root, report.names)
+    for student, entry, reason in report.rejected:
+        click.echo(f"NOT PLACED {entry}" + (f" ({student})" if student else "")
+                   + f": {reason}", err=True)
+    if report.rejected:
+        students = sorted(report.rejected_students)
+        message = (f"{len(report.rejected)} file(s) rejected"
+                   + (f"; no submission placed for {', '.join(students)}" if students else ""))
+        if not allow_rejects:
+            raise click.ClickException(
+                message + ". Fix the download or pass --allow-rejects to accept this "
+                "(the export lists these students as needing attention).")
+        click.echo(message + " (accepted with --allow-rejects)", err=True)
