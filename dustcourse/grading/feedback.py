@@ -28,6 +28,8 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
+import shutil
 from functools import cache
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -195,20 +197,26 @@ def _output(output, test_cell: bool) -> dict:
     if "application/json" in data:
         return {"kind": "text", "text": json.dumps(data["application/json"], indent=1),
                 "stream": "result"}
-    if any("javascript" in mime for mime in data):
-        return {"kind": "note", "text": JAVASCRIPT_NOTE}
     return {"kind": "note", "text": "An output of a kind feedback does not show was left out."}
 
 
+REPR = re.compile(r"^<IPython\.core\.display\.\w+ object>$")
+
+
 def _outputs(cell, test_cell: bool) -> list[dict]:
+    """The outputs of a code cell as the template shows them. A JavaScript output is
+    replaced by a note (what else its bundle holds is shown, bar IPython's repr)."""
     shown = []
     for output in cell.get("outputs", []):
-        data = output.get("data", {}) or {}
-        scripts = [m for m in data if "javascript" in m]
-        if scripts and not any(m in data for m in ("text/html", "text/plain", "image/png",
-                                                   "image/svg+xml", "text/markdown")):
+        data = dict(output.get("data", {}) or {})
+        if any("javascript" in mime for mime in data):
             shown.append({"kind": "note", "text": JAVASCRIPT_NOTE})
-            continue
+            data = {m: v for m, v in data.items() if "javascript" not in m}
+            if REPR.match(sanitize.plain(data.get("text/plain", "")).strip()):
+                data.pop("text/plain")
+            if not data:
+                continue
+            output = {**output, "data": data}
         shown.append(_output(output, test_cell))
     return shown
 
@@ -229,7 +237,8 @@ def _cell_view(cell) -> dict:
         "nbgrader": bool(meta.get("solution") or meta.get("grade") or meta.get("task")),
         "label": ("Your answer" if meta.get("solution") else
                   "Task" if meta.get("task") else
-                  "Checks (the hidden tests are not shown)" if meta.get("grade") else ""),
+                  "Checks" if meta.get("grade") else ""),
+        "hidden_note": is_test_cell(cell),
         "graded": graded,
         "score": _number(meta.get("score")) if graded else "",
         "points": _number(meta.get("points")) if graded else "",
@@ -275,9 +284,29 @@ class FeedbackExporter(Exporter):
         return ".html"
 
     def from_notebook_node(self, nb, resources=None, **kw):
+        self._tidy_destination(resources)
         nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
         nb_copy = without_hidden_tests(nb_copy, release_public(self, resources))
         return render_feedback(nb_copy, resources), resources
+
+    def _tidy_destination(self, resources) -> None:
+        """nbgrader copies every other file of the autograded submission (the data,
+        and whatever the student's code wrote, .html files included) into the feedback
+        folder, from where release_feedback would publish any .html as feedback. Keep
+        only the pages of the submission's notebooks and nbgrader's two records."""
+        converter, info = self.parent, (resources or {}).get("nbgrader", {})
+        if not hasattr(converter, "_format_dest") or not info.get("student"):
+            return
+        dest = Path(converter._format_dest(info["assignment"], info["student"]))
+        keep = {"timestamp.txt", "submission_secret.txt",
+                *(f"{Path(n).stem}.html" for n in getattr(converter, "notebooks", []))}
+        for path in list(dest.iterdir()) if dest.is_dir() else []:
+            if path.name in keep and path.is_file() and not path.is_symlink():
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 # --- nbgrader release_feedback -----------------------------------------------------
