@@ -258,6 +258,29 @@ def test_release_feedback_releases_only_safe_pages(course, tmp_path):
     assert not list((exchange / "return-to-dust" / "feedback").glob("*.html"))
 
 
+def test_formgrader_buttons_write_and_release_the_same_pages(course, tmp_path):
+    """formgrader's Generate Feedback and Release Feedback buttons call nbgrader's
+    NbGraderAPI (configured from the course's nbgrader_config.py, as formgrader is)."""
+    from nbgrader.apps.api import NbGraderAPI
+
+    from dustcourse.grading.autograde import load_config
+
+    before = {s: page(course, s) for s in STUDENTS}
+    for student in STUDENTS:
+        (course.root / "feedback" / student / A / f"{A}.html").unlink()
+    config = load_config(course.root)
+    config.Exchange.root = str(tmp_path / "exchange")
+    (tmp_path / "exchange").mkdir()
+    api = NbGraderAPI(config=config)
+    result = api.generate_feedback(A)
+    assert result["success"], result
+    assert {s: page(course, s) for s in STUDENTS} == before
+    result = api.release_feedback(A)
+    assert result["success"], result
+    released = sorted((tmp_path / "exchange" / "return-to-dust" / "feedback").glob("*.html"))
+    assert sorted(p.read_text(encoding="utf-8") for p in released) == sorted(before.values())
+
+
 @pytest.mark.browser
 def test_hostile_feedback_in_chromium(course, browser):
     """Opened from file:// and from a local server: no dialog, no request beyond the

@@ -70,7 +70,7 @@ def strip_hidden(source: str) -> str:
     for line in str(source).splitlines(keepends=True):
         if BEGIN_HIDDEN in line:
             hidden = True
-        elif END_HIDDEN in line and hidden:
+        elif END_HIDDEN in line:
             hidden = False
         elif not hidden:
             kept.append(line)
