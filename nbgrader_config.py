@@ -31,3 +31,12 @@ c.Execute.interrupt_on_timeout = True
 # breaking the autograder.
 c.OverwriteCells.add_missing_cells = True
 c.Autograde.create_student = True  # students appear in the gradebook on first submission
+
+# Feedback (formgrader's Generate Feedback and Release Feedback buttons, and
+# `nbgrader generate_feedback` / `release_feedback`) is the course's own, as written by
+# `dustcourse grade feedback`: test cells as released (no hidden tests), student
+# outputs and Markdown sanitised, no script and no network request in the page.
+# Release refuses any feedback page not written that way (e.g. stock nbgrader's).
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades"]
+c.GenerateFeedback.exporter_class = "dustcourse.grading.feedback.FeedbackExporter"
+c.ExchangeFactory.release_feedback = "dustcourse.grading.feedback.SafeReleaseFeedback"

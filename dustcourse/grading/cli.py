@@ -350,7 +350,9 @@ def feedback_command(assignment, students, root):
     """Write HTML feedback for ASSIGNMENT into feedback/<student>/<assignment>/.
 
     Shows each student's work, scores and the messages of failed checks, but never
-    the source or expected values of hidden tests.
+    the source or expected values of hidden tests. Student outputs are sanitised and
+    the page runs no script and loads nothing (formgrader's Generate Feedback button
+    writes the same pages).
     """
     from .feedback import generate_feedback
 

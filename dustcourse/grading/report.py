@@ -12,14 +12,15 @@ sandbox caused, and the students' code for the similarity flags). It writes, int
 * ``scores.png``, ``items.png``, ``similarity.png``: the plots, referenced relatively;
 * ``items.csv``, ``students.csv``, ``similarity.csv``: the same numbers as data.
 
-The page needs no script, font or style sheet from elsewhere: it opens from the file
-system or any static server.
+The page is rendered from ``templates/report.html.j2`` (Jinja2, autoescaped: student
+ids, messages and code are text). It needs no script, font or style sheet from
+elsewhere and its Content-Security-Policy allows none: it opens from the file system or
+any static server and loads only its own plot files.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -391,216 +392,86 @@ def _write_csvs(out: Path, results: ClassResults, stats: list[ItemStats],
 
 # --- HTML --------------------------------------------------------------------------
 
-CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       max-width: 70rem; margin: 1.5rem auto; padding: 0 1rem; color: #1a1a1a;
-       line-height: 1.45; }
-h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
-h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #999; }
-h3 { font-size: 1.05rem; margin-bottom: 0.3rem; }
-table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.92rem; }
-th, td { border: 1px solid #999; padding: 0.2rem 0.5rem; text-align: left;
-         vertical-align: top; }
-th { background: #eee; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.wide { overflow-x: auto; }
-td.notes { min-width: 14rem; font-size: 0.85rem; }
-img { max-width: 100%; height: auto; }
-pre { background: #f5f5f5; padding: 0.4rem; margin: 0; font-size: 0.82rem;
-      white-space: pre-wrap; }
-.note { color: #444; font-size: 0.9rem; }
-.fail { color: #a00; font-weight: bold; }
-.flag { background: #fff3cd; }
-figure { margin: 1rem 0; }
-figcaption { font-size: 0.9rem; color: #333; }
-@media print { body { max-width: none; } h2 { page-break-after: avoid; }
-               figure, table { page-break-inside: avoid; } }
-"""
+def report_css() -> str:
+    from importlib import resources
 
-
-def _breakable(text: str) -> str:
-    """Let long grade ids in table headers wrap after their underscores."""
-    return text.replace("_", "_<wbr>")
+    return resources.files("dustcourse.grading").joinpath(
+        "templates", "report.css").read_text(encoding="utf-8")
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _ellipsis(text: str, limit: int) -> str:
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
 def render_html(report: Report, files: dict[str, Path]) -> str:
+    """The page, from templates/report.html.j2 (autoescaped). Its policy allows no
+    script and no request but its own plot files beside it."""
+    from markupsafe import Markup
+
+    from .pages import content_security_policy, environment
+
     r, res = report, report.results
-    e = html.escape
-    rows = []
-
-    def table(header: list[str], body: list[list[str]], numeric: set[int] = frozenset(),
-              row_class: Callable[[int], str] | None = None) -> str:
-        head = "".join(f"<th scope=\"col\">{_breakable(e(h))}</th>" for h in header)
-        lines = []
-        for i, row in enumerate(body):
-            css = f' class="{row_class(i)}"' if row_class and row_class(i) else ""
-            cells = "".join(
-                f'<td class="num">{c}</td>' if j in numeric else
-                f'<td class="notes">{c}</td>' if header[j] == "Notes" else f"<td>{c}</td>"
-                for j, c in enumerate(row)
-            )
-            lines.append(f"<tr{css}>{cells}</tr>")
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
-
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    max_points = res.students[0].max_score
     sc = r.scores
-    rows.append(f"<h1>Assignment report: {e(r.assignment)}</h1>")
-    rows.append(f'<p class="note">{r.counts["students"]} submissions, {max_points:g} points '
-                f"each. Generated {generated} by <code>dustcourse grade report</code> from "
-                "the gradebook and the autograded notebooks.</p>")
-
-    rows.append("<h2>Summary</h2>")
-    rows.append(table(["Measure", "Value"], [
-        ["Mean score", f"{sc['mean']:.1f}%"], ["Median score", f"{sc['median']:.1f}%"],
-        ["Standard deviation", f"{sc['sd']:.1f} percentage points"],
-        ["Lowest / highest", f"{sc['min']:.1f}% / {sc['max']:.1f}%"],
-        ["Cronbach's α (analysed items)", _fmt(r.alpha)],
-        ["Graded without incident (status ok)", str(r.counts["graded_ok"])],
-        ["Submissions stopped by a time limit (status timeout)",
-         str(r.counts["notebook_timeouts"])],
-        ["Cells interrupted at the cell time limit (run went on)",
-         str(r.counts["cell_timeouts"])],
-        ["Kernels that died (crash, exit, resource limit)", str(r.counts["kernel_died"])],
-        ["Unreadable or missing notebooks (error)", str(r.counts["errors"])],
-        ["Likely sandbox refusals (errors in cells; students)",
-         f"{r.counts['sandbox_refusals']} ({r.counts['students_with_sandbox_refusals']})"],
-        ["Hand-graded answers still to grade", str(r.counts["manual_pending"])],
-        ["Similarity flags (pairs to review)", str(len(r.flagged))],
-    ], numeric={1}))
-
-    rows.append("<h2>Score distribution</h2>")
-    rows.append(
-        f'<figure><img src="{files["scores"].name}" width="1050" height="540" '
-        f'alt="Histogram of the {r.counts["students"]} students\' scores in 10-point bins '
-        f'from 0 to 100%; mean {sc["mean"]:.0f}%, median {sc["median"]:.0f}%.">'
-        "<figcaption>Total score of each submission as a percentage of the points "
-        "available; answers awaiting hand grading count as 0.</figcaption></figure>")
-
-    rows.append("<h2>Questions: difficulty and discrimination</h2>")
-    rows.append(
-        '<p class="note">For n students and a graded cell worth m points, with x<sub>i</sub> '
-        "the points student i earned on it: <b>mean</b> = Σx<sub>i</sub>/n; "
-        "<b>difficulty index</b> p = mean / m, the share of the cell's points the class "
-        "earned (1 = everyone right, so a <i>high</i> p is an <i>easy</i> question); "
-        "<b>discrimination</b> r = Pearson correlation between x<sub>i</sub> and the rest "
-        "score R<sub>i</sub> = T<sub>i</sub> − x<sub>i</sub> (total over the analysed cells "
-        "minus this cell). For an all-or-nothing cell this is the corrected point-biserial "
-        "correlation r = (M<sub>1</sub> − M<sub>0</sub>)/s<sub>R</sub> · √(p(1 − p)). "
-        "Bands (Ebel): ≥ 0.40 very good, 0.30–0.39 good, 0.20–0.29 marginal, below 0.20 "
-        "poor; — when the cell or the rest score does not vary. Hand-graded cells are "
-        "analysed once every submission is graded.</p>")
-    failing = {it: sum(1 for s in res.students if (s.scores.get(it) or 0) < mx)
-               for it, mx in ((st.item, st.max_score) for st in r.item_stats)}
-    rows.append(table(
-        ["Graded cell", "Points", "Mean", "Difficulty p", "Discrimination r", "Band",
-         "Students below full marks"],
-        [[f"<code>{e(s.item)}</code>", f"{s.max_score:g}", _fmt(s.mean), _fmt(s.difficulty),
-          _fmt(s.discrimination), discrimination_label(s.discrimination),
-          str(failing[s.item])] for s in r.item_stats],
-        numeric={1, 2, 3, 4, 6}))
-    pending = [it.name for it in res.items if it.name not in r.analysed_items]
-    if pending:
-        rows.append(f'<p class="note">Not analysed yet (hand grading incomplete): '
-                    f'{", ".join(f"<code>{e(p)}</code>" for p in pending)}.</p>')
-    rows.append(
-        f'<figure><img src="{files["items"].name}" width="1200" '
-        f'height="{int(150 * max(2.4, 0.45 * len(r.item_stats) + 1.2))}" '
-        'alt="Two bar charts, one bar per graded cell: left, the difficulty index from 0 to '
-        '1; right, the discrimination index from −1 to 1 with a dotted line at 0.2.">'
-        "<figcaption>Difficulty and discrimination of each autograded cell; hatched bars "
-        "have no defined discrimination.</figcaption></figure>")
-
-    rows.append("<h2>Common misconceptions: the most frequent failed checks</h2>")
-    rows.append('<p class="note">For each question, the messages of the checks that failed, '
-                "with the number of students who got each (a test cell reports its first "
-                "failing check). Cells that never ran (time limit, crash, unreadable "
-                "notebook) are counted apart.</p>")
-    for item, messages in r.misconceptions.items():
-        rows.append(f"<h3><code>{e(item)}</code></h3>")
-        if messages:
-            rows.append(table(["Failed check", "Students"],
-                              [[e(m), str(n)] for m, n in messages], numeric={1}))
-        else:
-            rows.append('<p class="note">No failed checks.</p>')
-        if r.not_run.get(item):
-            rows.append(f'<p class="note">Never ran for {r.not_run[item]} student(s).</p>')
-
-    rows.append("<h2>Similarity flags</h2>")
-    rows.append(
-        '<p class="note">Every pair of submissions is compared with copydetect (winnowed '
-        "fingerprints of the tokenised code; names and strings normalised, so renaming "
-        "does not hide a copy). Only the code students wrote is compared: the locked cells "
-        "and the starter code of the released notebook are left out. A pair is listed when "
-        f"at least {r.threshold:.0%} of the pair's own code matches. <b>These are flags for "
-        "a person to review, not verdicts:</b> short answers can be alike by chance, and "
-        "students may have worked together as allowed.</p>")
-    if r.flagged:
-        rows.append(table(
-            ["Students", "Similarity", "Share of each one's code", "Matching code (first)",
-             "Matching code (second)"],
-            [[f"{e(p.first)} and {e(p.second)}", f"{p.similarity:.0%}",
-              f"{e(p.first)}: {p.similarity_first:.0%}<br>{e(p.second)}: "
-              f"{p.similarity_second:.0%}",
-              f"<pre>{e(p.excerpt_first)}</pre>", f"<pre>{e(p.excerpt_second)}</pre>"]
-             for p in r.flagged],
-            numeric={1}, row_class=lambda _i: "flag"))
-    else:
-        rows.append("<p>No pair above the threshold.</p>")
-    n = r.counts["students"]
-    rows.append(
-        f'<figure><img src="{files["similarity"].name}" width="1050" height="480" '
-        f'alt="Histogram of the similarity of all {n * (n - 1) // 2} pairs of students, '
-        f'with the flag threshold at {r.threshold:.2f} marked.">'
-        "<figcaption>Similarity of every pair of students; the dashed line is the flag "
-        "threshold. All pairs are in similarity.csv.</figcaption></figure>")
-
-    rows.append("<h2>Students</h2>")
+    counts = r.counts
+    summary = [
+        ("Mean score", f"{sc['mean']:.1f}%"), ("Median score", f"{sc['median']:.1f}%"),
+        ("Standard deviation", f"{sc['sd']:.1f} percentage points"),
+        ("Lowest / highest", f"{sc['min']:.1f}% / {sc['max']:.1f}%"),
+        ("Cronbach's α (analysed items)", _fmt(r.alpha)),
+        ("Graded without incident (status ok)", counts["graded_ok"]),
+        ("Submissions stopped by a time limit (status timeout)", counts["notebook_timeouts"]),
+        ("Cells interrupted at the cell time limit (run went on)", counts["cell_timeouts"]),
+        ("Kernels that died (crash, exit, resource limit)", counts["kernel_died"]),
+        ("Unreadable or missing notebooks (error)", counts["errors"]),
+        ("Likely sandbox refusals (errors in cells; students)",
+         f"{counts['sandbox_refusals']} ({counts['students_with_sandbox_refusals']})"),
+        ("Hand-graded answers still to grade", counts["manual_pending"]),
+        ("Similarity flags (pairs to review)", len(r.flagged)),
+    ]
+    failing = {st.item: sum(1 for s in res.students if (s.scores.get(st.item) or 0) < st.max_score)
+               for st in r.item_stats}
     flagged_with: dict[str, list[str]] = {}
     for p in r.flagged:
         flagged_with.setdefault(p.first, []).append(p.second)
         flagged_with.setdefault(p.second, []).append(p.first)
-    header = ["Student", "Score", "%", "Status", *[_short(it.name) for it in res.items],
-              "Notes"]
-    body = []
+    students = []
     for s in res.students:
         marks = []
         for it in res.items:
             value = s.scores.get(it.name)
-            if value is None:
-                marks.append("to grade")
-            elif value >= it.max_score:
-                marks.append(f"{value:g}")
-            else:
-                marks.append(f'<span class="fail">{value:g}</span>')
+            marks.append(("to grade", False) if value is None else
+                         (f"{value:g}", value < it.max_score))
         notes = []
         if s.cell_timeouts:
             notes.append(f"{s.cell_timeouts} cell(s) stopped by the time limit")
         if s.sandbox_refusals:
-            notes.append("sandbox: " + e("; ".join(s.sandbox_refusals))[:200])
+            notes.append("sandbox: " + _ellipsis("; ".join(s.sandbox_refusals), 200))
         if s.status not in ("ok", "skipped") and s.reason:
-            notes.append(e(s.reason[:120] + ("…" if len(s.reason) > 120 else "")))
+            notes.append(_ellipsis(s.reason, 120))
         if s.student in flagged_with:
-            notes.append("similar to " + ", ".join(e(o) for o in flagged_with[s.student]))
+            notes.append("similar to " + ", ".join(flagged_with[s.student]))
         pct = 100 * s.score / s.max_score if s.max_score else 0
-        body.append([e(s.student), f"{s.score:g} / {s.max_score:g}", f"{pct:.0f}",
-                     e(s.status), *marks, "<br>".join(notes)])
-    rows.append('<div class="wide">' + table(
-        header, body, numeric={1, 2, *range(4, 4 + len(res.items))},
-        row_class=lambda i: "flag" if res.students[i].student in flagged_with else "")
-        + "</div>")
-    rows.append('<p class="note">Red: below full marks. Data: items.csv, students.csv, '
-                "similarity.csv beside this page.</p>")
-
-    body_html = "\n".join(rows)
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<link rel="icon" href="data:,">\n'
-        f"<title>Report: {e(r.assignment)}</title>\n<style>{CSS}</style>\n</head>\n"
-        f"<body>\n<main>\n{body_html}\n</main>\n</body>\n</html>\n"
+        students.append({"student": s.student, "score": f"{s.score:g} / {s.max_score:g}",
+                         "pct": f"{pct:.0f}", "status": s.status, "marks": marks,
+                         "notes": notes, "flagged": s.student in flagged_with})
+    n = counts["students"]
+    css = report_css()
+    env = environment().overlay()
+    env.filters.update({
+        "fmt": _fmt, "g": lambda v: f"{v:g}", "pct": lambda v: f"{v:.0%}",
+        "breakable": lambda text: Markup("_<wbr>").join(str(text).split("_")),
+    })
+    return env.get_template("report.html.j2").render(
+        r=r, css=Markup(css), csp=content_security_policy(css, images="'self' data:"),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        max_points=res.students[0].max_score, summary=summary, failing=failing,
+        band=discrimination_label,
+        pending=[it.name for it in res.items if it.name not in r.analysed_items],
+        items_height=int(150 * max(2.4, 0.45 * len(r.item_stats) + 1.2)),
+        files={k: v.name for k, v in files.items()}, n_pairs=n * (n - 1) // 2,
+        item_names=[_short(it.name) for it in res.items], students=students,
     )
