@@ -139,6 +139,7 @@ def test_unsourced_claims_are_sourced_hedged_or_cut(text, migrants):
 def test_the_welcome_page_claims_only_what_is_sourced(pages):  # noqa: F811
     from test_book import text_of
 
-    welcome = text_of(pages["index.html"])
+    welcome = text_of(pages["book/index.html"])
+    assert "quiet film" in welcome
     for unsourced in ("small budget", "almost empty cinemas", "rented plot"):
         assert unsourced not in welcome
