@@ -11,6 +11,7 @@ that a NumPy scalar never reaches the text as ``np.float64(...)``.
 from __future__ import annotations
 
 import numbers
+from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -38,9 +39,11 @@ __all__ = [
     "set_plot_defaults",
 ]
 
-# Latin text in DejaVu Sans; glyphs it lacks (汉字) fall back to Noto Sans CJK, which
-# Debian's fonts-noto-cjk provides (installed by scripts/setup.sh).
-FONT_FAMILY = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP"]
+# The course environment's matplotlibrc: the fonts every kernel of the course uses
+# (scripts/setup.sh points the course kernel at it). Latin text in DejaVu Sans; glyphs
+# it lacks (汉字) fall back to Noto Sans CJK (Debian's fonts-noto-cjk).
+MATPLOTLIBRC = Path(__file__).with_name("matplotlibrc")
+FONT_FAMILY = list(mpl.rc_params_from_file(MATPLOTLIBRC, use_default_template=False)["font.family"])
 
 
 def set_plot_defaults() -> None:

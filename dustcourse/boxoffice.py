@@ -7,6 +7,11 @@ into the run and the run starts, before any ticket is sold, at day 0 with a tota
 
 * :func:`day_number` turns a date into that day count;
 * :func:`cumulative_series` picks one cumulative figure per day out of the milestone table;
+* :func:`reading` says how a milestone row is to be read (as reported, a lower bound, a
+  threshold passed, approximate);
+* :func:`run_exclusions` and :func:`run_series`: the rows the run leaves out, by one rule,
+  and the run itself (every chapter and exercise that draws the run uses this one);
+* :func:`run_start` finds the first day of the run of days above a daily threshold;
 * :func:`days_to_reach` interpolates the day on which a cumulative total crossed a threshold;
 * :func:`average_daily_gross` is the mean takings per day between two cumulative milestones;
 * :func:`implied_admissions` and :func:`implied_price` link gross, tickets and price;
@@ -20,6 +25,7 @@ Every function returns plain Python numbers (or a DataFrame), ready for
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +42,10 @@ __all__ = [
     "implied_admissions",
     "implied_price",
     "logistic",
+    "reading",
+    "run_exclusions",
+    "run_series",
+    "run_start",
 ]
 
 RELEASE_DATE = pd.Timestamp("2022-07-08")  # mainland release of Return to Dust: day 1
@@ -88,6 +98,160 @@ def cumulative_series(milestones: pd.DataFrame, exclude=(), unit: str = "yuan") 
             f"the cumulative gross falls at {bad}: exclude the stale or conflicting row"
         )
     return out
+
+
+READINGS = ("as reported", "lower bound", "threshold passed", "approximate")
+
+_LOWER = re.compile(r"\b(?:over|more than|exceeded|at least)\b", re.IGNORECASE)
+_THRESHOLD = re.compile(r"\b(?:passed|reached)\b", re.IGNORECASE)
+_APPROX = re.compile(r"\b(?:approx\.?|approximate|about)\b", re.IGNORECASE)
+
+
+def reading(row) -> str:
+    """How to read one milestone row: one of :data:`READINGS`.
+
+    ``"lower bound"`` when the source says the total was *over* (more than, exceeded)
+    the figure, or the row's note starts with "Lower bound"; ``"approximate"`` when the
+    figure or its date is approximate; ``"threshold passed"`` when the source reports a
+    round mark passed or reached that day; otherwise ``"as reported"``, an exact figure.
+    Lower bounds and thresholds say the total was *at least* the value.
+    """
+    note = "" if pd.isna(row.get("note")) else str(row.get("note"))
+    as_of = "" if pd.isna(row.get("as_of_note")) else str(row.get("as_of_note"))
+    if note.startswith("Lower bound") or _LOWER.search(as_of):
+        return "lower bound"
+    if note.startswith("Approximate") or _APPROX.search(as_of):
+        return "approximate"
+    if _THRESHOLD.search(as_of):
+        return "threshold passed"
+    return "as reported"
+
+
+def _day_rows(milestones: pd.DataFrame, figure: str, unit: str) -> pd.DataFrame:
+    rows = milestones.copy()
+    if "id" not in rows.columns:
+        rows = rows.reset_index()
+    dates = rows["date"].astype("string")
+    keep = (
+        (rows["figure"].astype("string") == figure)
+        & (rows["unit"].astype("string") == unit)
+        & dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+    )
+    rows = rows[keep].copy()
+    rows["day"] = [day_number(d) for d in dates[keep]]
+    rows["value"] = rows["value"].astype(float)
+    return rows.sort_values(["day", "value"], kind="stable")
+
+
+def _upper_bounds(cumulative: pd.DataFrame, daily: pd.DataFrame) -> dict[int, tuple[float, str]]:
+    """For each day, the most the total can have been at its end, and why.
+
+    An exact cumulative total V at the end of day e bounds every earlier day; if the
+    takings of days e, e-1, ..., k+1 are all known, the total at the end of day k was
+    V less those takings, and so was every total before it.
+    """
+    takings = daily.groupby("day")["value"].max().to_dict()
+    bounds: dict[int, tuple[float, str]] = {}
+    exact = cumulative[[reading(r) == "as reported" for _, r in cumulative.iterrows()]]
+    for _, row in exact.iterrows():
+        total, day, used = float(row["value"]), int(row["day"]), []
+        while day in takings:
+            total -= takings[day]
+            used.append(day)
+            day -= 1
+        why = f"{row['id']}: {total_text(row['value'])} at the end of day {int(row['day'])}"
+        if used:
+            days = f"{min(used)}-{max(used)}" if len(used) > 1 else f"{used[0]}"
+            why += f", less the takings of day{'s' if len(used) > 1 else ''} {days}"
+        for d in range(1, day + 1):
+            if d not in bounds or total < bounds[d][0]:
+                bounds[d] = (total, why)
+        # the days of the chain itself are bounded too
+        running = float(row["value"])
+        for d in sorted(used, reverse=True):
+            if d not in bounds or running < bounds[d][0]:
+                bounds[d] = (running, why)
+            running -= takings[d]
+    return bounds
+
+
+def total_text(value) -> str:
+    """A yuan total for a reason string: '50.82 million yuan'."""
+    return f"{float(value) / 1e6:,.2f} million yuan"
+
+
+def run_exclusions(milestones: pd.DataFrame, unit: str = "yuan") -> pd.DataFrame:
+    """The cumulative rows the run leaves out, each with the reason, by one rule.
+
+    A dated cumulative figure (of any reading: exact, lower bound, threshold) says the
+    total at the end of its day was at least its value. It is left out when
+
+    1. **contradicted**: an exact total reported for the same or a later day, less the
+       daily takings reported in between, shows the total that day was smaller; or
+    2. **stale**: it is lower than a figure (not left out) for an earlier day, so it
+       says nothing new (a round "more than X" repeated after a higher total).
+
+    Returns a DataFrame with the columns ``id``, ``date``, ``day``, ``gross`` and
+    ``reason``, in day order (empty if nothing is left out).
+    """
+    cumulative = _day_rows(milestones, "cumulative_gross", unit)
+    daily = _day_rows(milestones, "daily_gross", unit)
+    bounds = _upper_bounds(cumulative, daily)
+    out = []
+    kept = []
+    for _, row in cumulative.iterrows():
+        day, value = int(row["day"]), float(row["value"])
+        limit = bounds.get(day)
+        if limit is not None and value > limit[0] + 0.5:
+            out.append((row["id"], row["date"], day, value,
+                        f"contradicted: the total at the end of day {day} was at most "
+                        f"{total_text(limit[0])} ({limit[1]})"))
+        else:
+            kept.append(row)
+    best_day, best = None, -math.inf
+    for row in sorted(kept, key=lambda r: (int(r["day"]), float(r["value"]))):
+        day, value = int(row["day"]), float(row["value"])
+        earlier = best if best_day is not None and best_day < day else -math.inf
+        if value < earlier:
+            out.append((row["id"], row["date"], day, value,
+                        f"stale: lower than the {total_text(best)} already reported "
+                        f"for day {best_day}"))
+            continue
+        if value > best or best_day is None:
+            best_day, best = day, value
+    return (pd.DataFrame(out, columns=["id", "date", "day", "gross", "reason"])
+            .sort_values("day", kind="stable").reset_index(drop=True))
+
+
+def run_series(milestones: pd.DataFrame, unit: str = "yuan") -> pd.DataFrame:
+    """The film's run: :func:`cumulative_series` without the rows of :func:`run_exclusions`.
+
+    The one series every chapter and exercise draws; ``series.attrs["excluded"]`` holds
+    the rows left out, with their reasons.
+    """
+    excluded = run_exclusions(milestones, unit)
+    series = cumulative_series(milestones, exclude=list(excluded["id"]), unit=unit)
+    series.attrs["excluded"] = excluded
+    return series
+
+
+def run_start(milestones: pd.DataFrame, threshold: float = 1_000_000, unit: str = "yuan"):
+    """The first day of the run of days with takings at or above ``threshold``.
+
+    Looks at the dated daily takings (``figure == "daily_gross"``) up to the record
+    day (the largest): the run starts at the first figure at or above the threshold
+    after the last figure below it. An isolated earlier day above the threshold
+    (a weekend in the first weeks, say) is followed by days below it and does not start
+    the run. Returns the row (a Series, with ``day``); raises ``ValueError`` if no
+    daily figure reaches the threshold.
+    """
+    daily = _day_rows(milestones, "daily_gross", unit).reset_index(drop=True)
+    if daily.empty or daily["value"].max() < threshold:
+        raise ValueError(f"no dated daily takings reach {threshold!r}")
+    daily = daily.loc[: daily["value"].idxmax()]
+    below = daily.index[daily["value"] < threshold]
+    after = daily.loc[(below.max() + 1) if len(below) else 0:]
+    return after[after["value"] >= threshold].iloc[0]
 
 
 def _curve(days, values, start_at_zero: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,12 @@ fi
 echo "setup: installing pinned Python packages from requirements.lock"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.lock
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-# The kernel the book and the graders execute notebooks with is the venv's own.
-"$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dustcourse)" >/dev/null
+# The kernel the book, the students' JupyterLab and the graders execute notebooks with is
+# the venv's own. It reads the course's matplotlibrc (fonts with Chinese glyphs), so a
+# student's plot shows 汉字 without any set-up in the notebook.
+MPLRC=$("$VENV/bin/python" -c "import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec('dustcourse').origin).with_name('matplotlibrc'))")
+test -f "$MPLRC"
+"$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dustcourse)" \
+  --env MATPLOTLIBRC "$MPLRC" >/dev/null
 touch "$VENV/.installed"
 echo "setup: done ($VENV)"

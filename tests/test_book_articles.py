@@ -112,11 +112,35 @@ def test_early_september_and_the_surge(text):
     cumulative = milestones[milestones["figure"] == "cumulative_gross"]
     sep1 = cumulative[cumulative["date"] == "2022-09-01"]
     assert f"stood at {sep1['value'].max() / 1e6:.2f} million on 1 September" in text
+    # The takeoff is the start of the run of days above 1 million: the first daily figure
+    # at or above it after the last one below it (before the record day).
     daily = milestones[milestones["figure"] == "daily_gross"].dropna(subset=["date"])
-    takeoff = pd.to_datetime(daily[daily["value"] >= 1_000_000]["date"]).min()
+    daily = daily.assign(date=pd.to_datetime(daily["date"])).sort_values("date")
+    daily = daily[daily["date"] <= daily.loc[daily["value"].idxmax(), "date"]]
+    last_below = daily.loc[daily["value"] < 1_000_000, "date"].max()
+    takeoff = daily.loc[(daily["date"] > last_below) & (daily["value"] >= 1_000_000), "date"].min()
     days = (takeoff - pd.Timestamp("2022-07-08")).days
     assert f"{days} days after the release, and the film led" in text
     assert f"are {days - 40} days too early" in text
+    # ...and the one earlier day above the mark is named, not taken for the takeoff
+    first = milestones[milestones["as_of_note"].str.contains("first day above RMB 1m", na=False)]
+    first_day = pd.Timestamp(first["date"].iloc[0])
+    assert first_day < last_below
+    when = f"{first_day.day} {first_day:%B}"
+    after = (first_day - pd.Timestamp("2022-07-08")).days
+    assert re.search(rf"passing it once before, on {when}\s*, {after} days after the release", text)
+
+
+def test_single_day_and_nationwide_claims_are_paraphrased_as_printed(pages, text):  # noqa: F811
+    rows = {r["printed"]: r for r in fact_check_rows(pages[PAGE])}
+    peak = rows["14.38 million"]
+    assert "highest" not in peak["claim"] and "single day" in peak["claim"]
+    assert peak["verdict"] == "rounding"
+    nationwide = rows["Li’s first feature"]
+    assert "nationwide" in nationwide["claim"]
+    # River Road's earlier release is recorded, how widely it was screened is not
+    assert nationwide["verdict"] == "unverifiable" and "River Road" in nationwide["checked"]
+    assert "NewsChina's peak day" not in text
 
 
 def test_ticket_prices(text, figures):
@@ -162,7 +186,8 @@ def test_fact_check_verdicts_of_the_clear_cases(pages):  # noqa: F811
     assert by_printed["approximately 3.3 square kilometers"] == {"wrong"}
     assert by_printed["30 million yuan"] == {"wrong"}
     assert by_printed["1.57 million yuan"] == {"wrong"}
-    assert by_printed["50 million yuan"] == {"rounding"}
+    # VICE's 50m at the start of September: the record has "over 50m" (and 50.82m) on 1 Sep
+    assert by_printed["50 million yuan"] == {"consistent"}
     assert by_printed["almost 1.5 million cinemagoers"] == {"unverifiable"}
     assert by_printed["100 million yuan"] == {"consistent"}
 

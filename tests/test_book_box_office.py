@@ -122,3 +122,65 @@ def test_logistic_fit(text, series):
     assert f"the curve has K = {K:.0f} million yuan" in text.replace("\\(K\\)", "K")
     assert "per day (at that rate" in text and f"{r:.3f}" in text
     assert f"day {t0:.1f}" in text
+
+
+# --- issue 22: facts that were wrong -----------------------------------------------
+
+def test_the_rows_left_out_are_given_with_the_rule_s_reasons(text, milestones):
+    assert "are left out by that rule" in text
+    end54 = (milestones.loc["m23", "value"] - milestones.loc["m22", "value"]
+             - milestones.loc["m19", "value"]) / 1e6
+    assert (f"contradicted: the total at the end of day 53 was at most {end54:,.2f} million yuan"
+            in text)
+    assert f"stale: lower than the {milestones.loc['m44', 'value'] / 1e6:,.2f} million yuan" in text
+
+
+def test_the_run_of_days_above_a_million_and_the_first_such_day(text, milestones):
+    daily = milestones[milestones["figure"] == "daily_gross"].dropna(subset=["date"])
+    start = pd.Timestamp(daily.loc[daily["value"] >= 1e6, "date"].min())   # after the lull
+    first = milestones[milestones["as_of_note"].str.contains("first day above RMB 1m", na=False)]
+    first_day = pd.Timestamp(first["date"].iloc[0])
+    lull = pd.Timestamp(daily.loc[daily["value"] < 1e6, "date"].max())
+    assert first_day < lull < start
+    def day(d):
+        return (d - RELEASE).days + 1
+    assert (f"a run of days above 1 million yuan that began on {start.day} {start:%B} "
+            f"(day {day(start)};") in text
+    assert f"{first_day:%A} {first_day.day} {first_day:%B} (day {day(first_day)})" in text
+    assert "a first day above 1 million" not in text
+    assert f"the run of days above 1 million yuan began only on day {day(start)}" in text
+
+
+def test_the_first_week_rate_is_not_called_unreached(text, figures):
+    daily = pd.read_csv(DATA / "fx_cny_per_usd_daily.csv", parse_dates=["date"]).set_index("date")
+    rates = daily.loc["2022", "cny_per_usd"]
+    rate = float(figures.loc["nc_first_week_gross_yuan", "value"]) / float(
+        figures.loc["nc_first_week_gross_usd", "value"])
+    assert "did not reach" not in text
+    first = rates[rates >= rate].index[0]
+    assert f"first reached it on {first.day} {first:%B} and peaked at {rates.max():.4f}" in text
+    monthly = pd.read_csv(DATA / "fx_cny_per_usd_monthly.csv").set_index("month")
+    monthly = monthly["mean_cny_per_usd"]
+    assert f"the October mean was {monthly['2022-10']:.4f}" in text
+    assert "rounding alone can explain the pair" in text
+
+
+def test_two_lower_bounds_give_no_ticket_price(text, milestones):
+    national = pd.read_csv(DATA / "cn_box_office_annual.csv").set_index("year")
+    admissions = milestones.loc["m54", "value"]
+    assert "at most" not in text.split("Japanese distributor")[1].split("Reports from")[0]
+    gross = admissions * national.loc[2022, "avg_ticket_price_yuan"] / 1e6
+    assert f"would have come to {gross:,.0f} million yuan or more, above every total" in text
+
+
+def test_newschina_single_day_is_not_called_a_record(text):
+    assert "NewsChina's record day" not in text
+    assert "may have been written before" not in text, "unsourced speculation is cut"
+
+
+def test_both_chapters_draw_the_run_with_the_package_rule():
+    """One function, one rule: no chapter picks the run's rows by hand."""
+    for chapter in ("box-office", "film-realism", "articles-as-data"):
+        source = (ROOT / "book" / f"{chapter}.md").read_text(encoding="utf-8")
+        assert "run_series(" in source, chapter
+        assert "EXCLUDE" not in source and 'drop_duplicates("date"' not in source, chapter

@@ -95,3 +95,17 @@ def test_reception_day_counts(text, figures):
     takeoff = pd.Timestamp(milestones.loc["m15", "date"])
     assert (f"{(takeoff - vlog).days} days after the vlog and {(takeoff - release).days} days "
             "after the release") in text
+
+
+def test_takeoff_is_the_start_of_a_run_and_sections_are_counted_where_known(text, films):
+    milestones = pd.read_csv(DATA / "rtd_box_office_milestones.csv").set_index("id")
+    first = milestones[milestones["as_of_note"].str.contains("first day above RMB 1m", na=False)]
+    first_day = pd.Timestamp(first["date"].iloc[0])
+    assert "the first of a run of days above 1 million yuan" in text
+    assert f"once before, on {first_day.day} {first_day:%B}" in text
+    known = films["section"].notna()
+    competition = films["section"].fillna("").str.contains("Competition")
+    assert (f"gives the festival section of {known.sum()} of the films (for the first two it is "
+            f"not recorded): of those, {competition.sum()} were selected") in text
+    assert "assert by tone" not in text
+    assert "first wide release" not in text

@@ -120,3 +120,26 @@ def test_migrant_workers(text, migrants):
     wage = migrants["avg_monthly_income_yuan"]
     cagr = (wage.loc[last] / wage.loc[first]) ** (1 / (last - first)) - 1
     assert f"a CAGR of {cagr:.1%}" in text
+
+
+def test_unsourced_claims_are_sourced_hedged_or_cut(text, migrants):
+    share = migrants["local_million"] / migrants["total_million"]
+    first, last, peak = share.index.min(), share.index.max(), int(share.idxmax())
+    assert share[last] > share[first] and peak < last, "the local share fell after its peak"
+    assert (f"a larger share of them work near home than in {first} (though that share has "
+            f"fallen since its peak in {peak})") in text
+    assert "growing share of them work near home" not in text
+    assert "one of the poorer provinces" not in text
+    assert "decides where a person is entitled" not in text
+    assert "Part of the rising share in the first chart is made this way" not in text
+    assert "tables cannot say" in text
+    assert "unverified income figure is right" in text
+
+
+def test_the_welcome_page_claims_only_what_is_sourced(pages):  # noqa: F811
+    from test_book import text_of
+
+    welcome = text_of(pages["book/index.html"])
+    assert "quiet film" in welcome
+    for unsourced in ("small budget", "almost empty cinemas", "rented plot"):
+        assert unsourced not in welcome

@@ -106,3 +106,85 @@ def test_fit_logistic_is_deterministic_and_bounded():
     assert math.isfinite(first.K_se) and first.K_se > 0
     with pytest.raises(ValueError, match="four points"):
         bo.fit_logistic(days[:3], values[:3])
+
+
+# --- the run: one rule for the rows left out, the start of the surge ---------------
+
+def rows(data):
+    columns = ["id", "date", "figure", "value", "unit", "as_of_note", "note"]
+    return pd.DataFrame(data, columns=columns)
+
+
+def test_reading_tells_exact_figures_from_bounds_and_approximations():
+    def read(as_of, note=""):
+        return bo.reading({"as_of_note": as_of, "note": note})
+
+    assert read("day 56 ('56 days in'), written the day it first topped the chart") == "as reported"
+    assert read("day 56: stated as 'over 50m'") == "lower bound"
+    assert read("at removal: 'more than 100m'") == "lower bound"
+    assert read("total as of publication: 'exceeded 110m'") == "lower bound"
+    assert read("by 9 Aug", "Lower bound.") == "lower bound"
+    assert read("day 55 (31 Aug): total passed 40m") == "threshold passed"
+    assert read("three days after 30m (approx. day 53 = 29 Aug)") == "approximate"
+    assert read("by 9 Aug (stated as about 1800万)", "Approximate.") == "approximate"
+
+
+def test_run_exclusions_drop_a_total_the_daily_takings_contradict():
+    """A 'passed 40m' dated day 53, when an exact day-56 total less days 55-56 leaves 38m."""
+    data = rows([
+        ("a", "2022-08-29", "cumulative_gross", 40e6, "yuan", "approx. day 53", ""),
+        ("b", "2022-08-31", "cumulative_gross", 40e6, "yuan", "total passed 40m", ""),
+        ("c", "2022-08-31", "daily_gross", 6e6, "yuan", "day 55", ""),
+        ("d", "2022-09-01", "daily_gross", 7e6, "yuan", "day 56", ""),
+        ("e", "2022-09-01", "cumulative_gross", 51e6, "yuan", "day 56", ""),
+    ])
+    out = bo.run_exclusions(data)
+    assert list(out["id"]) == ["a"]
+    reason = out.loc[0, "reason"]
+    assert reason.startswith("contradicted") and "38.00 million yuan" in reason
+    assert list(bo.run_series(data)["id"]) == ["b", "e"]
+    # without the day-55 takings, 40m on day 53 fits under 51m - 7m = 44m: nothing left out
+    assert bo.run_exclusions(data[data["id"] != "c"]).empty
+
+
+def test_run_exclusions_drop_a_stale_round_figure_and_keep_lower_bounds_that_fit():
+    data = rows([
+        ("a", "2022-09-15", "cumulative_gross", 110e6, "yuan", "'exceeded 110m'", ""),
+        ("b", "2022-09-26", "cumulative_gross", 100e6, "yuan", "'more than 100m'", ""),
+        ("c", "2022-09-07", "cumulative_gross", 100e6, "yuan", "passed 100m", ""),
+    ])
+    out = bo.run_exclusions(data)
+    assert list(out["id"]) == ["b"] and out.loc[0, "reason"].startswith("stale")
+    series = bo.run_series(data)
+    assert list(series["id"]) == ["c", "a"] and list(series.attrs["excluded"]["id"]) == ["b"]
+    # a lower bound is no upper bound: 'more than 100m' later does not contradict 110m
+    assert "a" in set(series["id"])
+
+
+def test_the_course_run_leaves_out_the_derived_date_and_the_stale_total():
+    """The box-office and film-realism chapters draw this series (no 29 Aug point)."""
+    milestones = load("rtd_box_office_milestones", check=False)
+    series = bo.run_series(milestones)
+    excluded = series.attrs["excluded"].set_index("id")
+    assert list(excluded.index) == ["m17", "m46"]
+    assert excluded.loc["m17", "reason"].startswith("contradicted")
+    assert excluded.loc["m46", "reason"].startswith("stale")
+    assert 53 not in series.index  # 29 Aug 2022
+    assert series["gross"].is_monotonic_increasing
+
+
+def test_run_start_is_the_start_of_the_run_not_the_first_good_day():
+    data = rows([
+        ("a", "2022-07-17", "daily_gross", 1.2e6, "yuan", "second Sunday", ""),
+        ("b", "2022-08-22", "daily_gross", 0.33e6, "yuan", "the lull", ""),
+        ("c", "2022-08-26", "daily_gross", 1.04e6, "yuan", "day 50", ""),
+        ("d", "2022-09-03", "daily_gross", 14.4e6, "yuan", "record", ""),
+        ("e", "2022-09-20", "daily_gross", 0.2e6, "yuan", "after the peak", ""),
+    ])
+    start = bo.run_start(data, threshold=1e6)
+    assert start["id"] == "c" and start["day"] == 50
+    assert bo.run_start(data[data["id"] != "b"], threshold=1e6)["id"] == "a"
+    with pytest.raises(ValueError):
+        bo.run_start(data, threshold=20e6)
+    course = bo.run_start(load("rtd_box_office_milestones", check=False), threshold=1e6)
+    assert course["id"] == "m15" and course["day"] == 50   # 26 Aug; 17 Jul (m07) was one day
