@@ -1,0 +1,135 @@
+"""The typed-numbers student: every answer a literal copied from the solution's output.
+
+A student who runs the instructor's solution (or a friend's notebook) and types the
+printed results into the answer cells scores full marks on the real data. The
+robustness run (the same hidden tests on a perturbed copy of the data) must take those
+points away for every question that follows the data. :func:`typed_answers` builds
+that student from the solution itself, so the fixture stays a faithful copy when the
+data change: the source notebook is executed once, and each answer cell becomes code
+that assigns the values the solution computed, as literals.
+
+A spec maps an answer cell's grade id to its typed code, a template in which
+``{{expression}}`` is replaced by the literal of that expression's value at the end of
+the solution run (``{{pairs}}``, ``{{cumulative["date"]}}``). Functions cannot be typed:
+a template keeps their definition.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+
+import nbformat
+
+# Runs in the solution's kernel: Python source that rebuilds a value from literals.
+_LITERAL = r'''
+def _typed_literal(x):
+    import math
+    import numpy as np
+    import pandas as pd
+
+    def scalar(v):
+        if isinstance(v, (bool, np.bool_)):
+            return repr(bool(v))
+        if isinstance(v, (int, np.integer)):
+            return repr(int(v))
+        if isinstance(v, (float, np.floating)):
+            return "float('nan')" if math.isnan(v) else repr(float(v))
+        if isinstance(v, str):
+            return repr(v)
+        if isinstance(v, pd.Timestamp):
+            return f"pd.Timestamp({str(v)!r})"
+        if isinstance(v, pd.Period):
+            return f"pd.Period({str(v)!r}, freq={v.freqstr!r})"
+        if v is None:
+            return "None"
+        raise TypeError(f"cannot type a {type(v).__name__}")
+
+    def values(seq):
+        return "[" + ", ".join(scalar(v) for v in seq) + "]"
+
+    def index(ix):
+        if isinstance(ix, pd.MultiIndex):
+            return (f"pd.MultiIndex.from_tuples({[tuple(t) for t in ix]!r}, "
+                    f"names={list(ix.names)!r})")
+        return f"pd.Index({values(ix)}, name={ix.name!r})"
+
+    if isinstance(x, pd.DataFrame):
+        cols = ", ".join(f"{c!r}: {values(x[c])}" for c in x.columns)
+        return f"pd.DataFrame({{{cols}}}, index={index(x.index)})"
+    if isinstance(x, pd.Series):
+        return f"pd.Series({values(x)}, index={index(x.index)}, name={x.name!r})"
+    if isinstance(x, pd.Index):
+        return index(x)
+    if isinstance(x, (list, tuple)):
+        return values(x)
+    return scalar(x)
+'''
+
+_PLACEHOLDER = re.compile(r"\{\{(.+?)\}\}")
+
+
+def typed_answers(source: Path, templates: dict[str, str], timeout: int = 120) -> dict[str, str]:
+    """grade_id -> typed code: ``templates`` with every ``{{expression}}`` replaced by
+    the literal of its value after the solution notebook ``source`` has run (in its
+    own folder, so that it reads its data/)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(source, as_version=4)
+    expressions = sorted({m.group(1) for t in templates.values() for m in _PLACEHOLDER.finditer(t)})
+    probe = _LITERAL + "\nimport json as _json\nprint(_json.dumps({"
+    probe += ", ".join(f"{e!r}: _typed_literal({e})" for e in expressions) + "}))"
+    nb.cells.append(nbformat.v4.new_code_cell(probe))
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(source.parent)}}).execute()
+    import json
+
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+    literals = json.loads(text.strip().splitlines()[-1])
+    return {gid: _PLACEHOLDER.sub(lambda m: literals[m.group(1)], t)
+            for gid, t in templates.items()}
+
+
+def error_message(course, student: str, assignment: str, grade_id: str) -> str:
+    """The error a graded cell showed in a student's autograded notebook ('' if none):
+    the message the student reads in the feedback."""
+    path = course.root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return "\n".join(f"{o.ename}: {o.evalue}" for o in cell.get("outputs", [])
+                             if o.output_type == "error")
+    raise KeyError(grade_id)
+
+
+class TypedNumbers:
+    """Mixin for an ExerciseContract class: submits the typed-numbers student (TYPED:
+    {answer grade id: template}) and checks that it is a faithful copy (full marks on
+    the real data). Which points it loses in the robustness run is checked there."""
+
+    TYPED: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def submit_more(cls, course) -> None:
+        from dustcourse.submissions import make_submission
+
+        super().submit_more(course)
+        release, source = course.release(cls.ASSIGNMENT), course.source(cls.ASSIGNMENT)
+        typed = typed_answers(source, cls.TYPED)
+        course.submit("typed_numbers", cls.ASSIGNMENT, make_submission(release, source, typed))
+
+    def test_typed_numbers_score_full_marks_on_the_real_data(self, course):
+        assert self.autograded(course, "typed_numbers") == self.AUTOGRADED
+
+
+def assert_holds_verdicts(assignment: str) -> None:
+    """The problem set's text defines the verdicts with dustcourse.verdicts' words."""
+    from conftest import ROOT
+
+    from dustcourse.verdicts import markdown
+
+    text = (ROOT / "solutions" / assignment / f"{assignment}.md").read_text()
+    assert " ".join(markdown().split()) in " ".join(text.split()), (
+        f"{assignment} should print dustcourse.verdicts.markdown() verbatim"
+    )
