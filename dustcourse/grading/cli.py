@@ -61,6 +61,7 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
     names = list(students) or submitted_students(root.resolve(), assignment, config)
     if not names:
         raise click.ClickException(f"no submissions of {assignment} in submitted/")
+    _require_generated(config, assignment)
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
     if no_sandbox:
@@ -91,6 +92,29 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
     click.echo(workers_line(outcomes))
     if any(o.status not in ("ok", "skipped") for o in outcomes):
         click.echo("Some submissions could not be fully graded: see the status column.")
+
+
+def _require_generated(config, assignment: str) -> None:
+    """Refuse, with what to run first, an assignment the gradebook does not know yet
+    (nbgrader records an assignment and its tests when it generates the student version)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .autograde import _coursedir
+
+    coursedir = _coursedir(config)
+    db_file = coursedir.db_url.removeprefix("sqlite:///")
+    if db_file == coursedir.db_url or Path(db_file).is_file():  # not SQLite, or a file
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+            try:
+                gb.find_assignment(assignment)
+                return
+            except MissingEntry:
+                pass
+    raise click.ClickException(
+        f"{assignment} is not in the gradebook ({coursedir.db_url}) yet: run "
+        "`dustcourse exercises generate` first (it generates the student versions and "
+        "records each assignment's tests), then autograde again"
+    )
 
 
 class Tally:
