@@ -9,7 +9,7 @@ results, so one mistake is not counted twice.
 from __future__ import annotations
 
 from conftest import exercise_contract
-from typed_answers import TypedNumbers, assert_holds_verdicts, error_message
+from exercise_fixtures import TypedNumbers, assert_holds_verdicts, error_message
 
 ASSIGNMENT = "ps1-articles-as-data"
 AUTOGRADED = {
@@ -178,7 +178,7 @@ VECTORISED = {
 
 CORRECT = {"loops_and_numpy": LOOPS_AND_NUMPY, "vectorised": VECTORISED}
 
-# The typed-numbers student (tests/typed_answers.py): every result typed in as the
+# The typed-numbers student (tests/exercise_fixtures.py): every result typed in as the
 # literal the solution printed. Full marks on the real data; the robustness run takes
 # the points of every data-following question away.
 TYPED = {

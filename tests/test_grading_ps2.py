@@ -9,7 +9,7 @@ results, so one mistake is not counted twice.
 from __future__ import annotations
 
 from conftest import exercise_contract
-from typed_answers import TypedNumbers, error_message
+from exercise_fixtures import TypedNumbers, error_message
 
 ASSIGNMENT = "ps2-rural-migration"
 AUTOGRADED = {
@@ -189,7 +189,7 @@ VECTORISED = {
 
 CORRECT = {"loops_and_numpy": LOOPS_AND_NUMPY, "vectorised": VECTORISED}
 
-# The typed-numbers student (tests/typed_answers.py): every result a literal.
+# The typed-numbers student (tests/exercise_fixtures.py): every result a literal.
 TYPED = {
     "q1_population": "pop = {{pop}}",
     "q2_urban_majority": "first_urban_majority_year = {{first_urban_majority_year}}",
