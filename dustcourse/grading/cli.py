@@ -34,6 +34,9 @@ def grade() -> None:
               help="Regrade submissions already graded (default: skip unchanged ones).")
 @click.option("--no-sandbox", "no_sandbox", is_flag=True,
               help="Run student code WITHOUT the sandbox (trusted code only).")
+@click.option("--no-robustness", "no_robustness", is_flag=True,
+              help="Skip the robustness run (the second run on perturbed data): "
+                   "quicker, but typed-in answers are not caught.")
 @click.option("--cell-timeout", type=click.IntRange(1), default=None,
               help="Seconds per cell. Default: Execute.timeout of nbgrader_config.py.")
 @click.option("--notebook-timeout", type=click.IntRange(1), default=600, show_default=True,
@@ -41,7 +44,7 @@ def grade() -> None:
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
 def autograde_command(assignment, students, jobs, executor, scheduler, force, no_sandbox,
-                      cell_timeout, notebook_timeout, root):
+                      no_robustness, cell_timeout, notebook_timeout, root):
     """Autograde ASSIGNMENT for every student in submitted/ (or the named ones).
 
     \b
@@ -78,7 +81,8 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
         try:
             outcomes = autograde(root, assignment, names, jobs=jobs, force=force,
                                  sandbox=not no_sandbox, limits=limits, executor=executor,
-                                 scheduler=scheduler, progress=progress)
+                                 scheduler=scheduler, progress=progress,
+                                 robustness=not no_robustness)
         except SandboxUnavailable as exc:
             raise click.ClickException(
                 f"{exc}\nRefusing to run student code unsandboxed; pass --no-sandbox to "
@@ -90,6 +94,11 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
     click.echo(summary_table(outcomes))
     click.echo(f"{tally.line()} in {tally.elapsed():.0f} s")
     click.echo(workers_line(outcomes))
+    if not no_robustness:
+        from .robustness import instructor_warnings
+
+        for line in instructor_warnings(root.resolve(), assignment):
+            click.secho(f"Robustness run: {line}", fg="yellow")
     if any(o.status not in ("ok", "skipped") for o in outcomes):
         click.echo("Some submissions could not be fully graded: see the status column.")
 
