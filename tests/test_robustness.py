@@ -199,3 +199,21 @@ def test_unknown_on_failure_setting_is_refused():
     config.Robustness.on_failure = "warn"
     with pytest.raises(ValueError, match="zero"):
         _on_failure(config)
+
+
+def test_report_counts_answers_that_failed_only_the_robustness_run(ps0_class, tmp_path):
+    import csv
+
+    from dustcourse.grading.report import build_report
+
+    course, _ = ps0_class
+    report = build_report(course.root, ASSIGNMENT, tmp_path)
+    assert report.counts["robust_only"] == len(AUTOGRADED)
+    assert report.counts["students_with_robust_only"] == 1
+    html = report.html.read_text()
+    assert "Failed only the robustness run" in html  # the item table's column
+    assert "failed only the robustness run (answer does not follow the data)" in html
+    with (tmp_path / "students.csv").open() as handle:
+        by_student = {row["student"]: row for row in csv.DictReader(handle)}
+    assert by_student["typed"]["robust_only"] == str(len(AUTOGRADED))
+    assert by_student["perfect"]["robust_only"] == "0"
