@@ -64,12 +64,14 @@ def typed_answers(source_notebook: Path) -> dict[str, str]:
 
     nb = nbformat.read(source_notebook, as_version=4)
     answers: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
             match = _SOLUTION.search(cell.source)
             if match:
                 answers[meta["grade_id"]] = _assigned_names(match.group(1))
+                sources[meta["grade_id"]] = cell.source
     names = sorted({n for ns in answers.values() for n in ns})
     nb.cells.append(nbformat.v4.new_code_cell(_DUMP.replace("NAMES", repr(names))))
     NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
@@ -79,5 +81,7 @@ def typed_answers(source_notebook: Path) -> dict[str, str]:
     typed = {}
     for grade_id, assigned in answers.items():
         if assigned and all(constants.get(n) is not None for n in assigned):
-            typed[grade_id] = "\n".join(f"{n} = {constants[n]}" for n in assigned)
+            code = "".join(f"{n} = {constants[n]}\n" for n in assigned)
+            # the cell's own lines outside the solution (constants it gives, a display)
+            typed[grade_id] = _SOLUTION.sub(lambda _, code=code: code, sources[grade_id])
     return typed

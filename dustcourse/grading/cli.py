@@ -173,6 +173,10 @@ def summary_table(outcomes) -> str:
         counts[o.status] = counts.get(o.status, 0) + 1
     lines.append("")
     lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    robust = sum(len(getattr(o, "robust_only", ())) for o in outcomes)
+    if robust:
+        lines.append(f"{robust} answer(s) failed only the robustness run (right on the real "
+                     "data, wrong on the perturbed copy: typed in, or not following the data)")
     return "\n".join(lines)
 
 

@@ -75,6 +75,7 @@ class StudentResult:
     cell_timeouts: int = 0  # cells interrupted by the per-cell time limit
     sandbox_refusals: list[str] = field(default_factory=list)
     code: str = ""  # what the student wrote (unlocked code cells)
+    robust_only: list[str] = field(default_factory=list)  # failed only the robustness run
 
 
 @dataclass
@@ -153,7 +154,8 @@ def load_class(
                                                 assignment))
             result = StudentResult(student, float(submission.score),
                                    float(submission.max_score), run.get("status", "unknown"),
-                                   run.get("reason", ""), {}, {})
+                                   run.get("reason", ""), {}, {},
+                                   robust_only=list(run.get("robust_only", [])))
             for notebook in submission.notebooks:
                 path = folder / f"{notebook.name}.ipynb"
                 nb = None
@@ -330,6 +332,9 @@ def build_report(
                                               if s.sandbox_refusals),
         "manual_pending": sum(1 for s in results.students
                               for v in s.scores.values() if v is None),
+        # answers right on the real data, wrong on the perturbed copy (issue 20)
+        "robust_only": sum(len(s.robust_only) for s in results.students),
+        "students_with_robust_only": sum(1 for s in results.students if s.robust_only),
     }
 
     codes = {s.student: s.code for s in results.students}
@@ -372,10 +377,10 @@ def _write_csvs(out: Path, results: ClassResults, stats: list[ItemStats],
         writer = csv.writer(handle)
         names = [it.name for it in results.items]
         writer.writerow(["student", "score", "max_score", "status", "cell_timeouts",
-                         "sandbox_refusals", *names])
+                         "sandbox_refusals", "robust_only", *names])
         for s in results.students:
             writer.writerow([s.student, f"{s.score:g}", f"{s.max_score:g}", s.status,
-                             s.cell_timeouts, len(s.sandbox_refusals),
+                             s.cell_timeouts, len(s.sandbox_refusals), len(s.robust_only),
                              *("" if s.scores.get(n) is None else f"{s.scores[n]:g}"
                                for n in names)])
     with pairs_csv.open("w", newline="", encoding="utf-8") as handle:
@@ -471,6 +476,8 @@ def render_html(report: Report, files: dict[str, Path]) -> str:
          f"{r.counts['sandbox_refusals']} ({r.counts['students_with_sandbox_refusals']})"],
         ["Hand-graded answers still to grade", str(r.counts["manual_pending"])],
         ["Similarity flags (pairs to review)", str(len(r.flagged))],
+        ["Answers that failed only the robustness run (students)",
+         f"{r.counts['robust_only']} ({r.counts['students_with_robust_only']})"],
     ], numeric={1}))
 
     rows.append("<h2>Score distribution</h2>")
@@ -496,13 +503,14 @@ def render_html(report: Report, files: dict[str, Path]) -> str:
         "analysed once every submission is graded.</p>")
     failing = {it: sum(1 for s in res.students if (s.scores.get(it) or 0) < mx)
                for it, mx in ((st.item, st.max_score) for st in r.item_stats)}
+    robust = Counter(item for s in res.students for item in s.robust_only)
     rows.append(table(
         ["Graded cell", "Points", "Mean", "Difficulty p", "Discrimination r", "Band",
-         "Students below full marks"],
+         "Students below full marks", "Failed only the robustness run"],
         [[f"<code>{e(s.item)}</code>", f"{s.max_score:g}", _fmt(s.mean), _fmt(s.difficulty),
           _fmt(s.discrimination), discrimination_label(s.discrimination),
-          str(failing[s.item])] for s in r.item_stats],
-        numeric={1, 2, 3, 4, 6}))
+          str(failing[s.item]), str(robust[s.item])] for s in r.item_stats],
+        numeric={1, 2, 3, 4, 6, 7}))
     pending = [it.name for it in res.items if it.name not in r.analysed_items]
     if pending:
         rows.append(f'<p class="note">Not analysed yet (hand grading incomplete): '
@@ -584,6 +592,9 @@ def render_html(report: Report, files: dict[str, Path]) -> str:
             notes.append("sandbox: " + e("; ".join(s.sandbox_refusals))[:200])
         if s.status not in ("ok", "skipped") and s.reason:
             notes.append(e(s.reason[:120] + ("…" if len(s.reason) > 120 else "")))
+        if s.robust_only:
+            notes.append("failed only the robustness run (answer does not follow the data): "
+                         + ", ".join(e(_short(i)) for i in s.robust_only))
         if s.student in flagged_with:
             notes.append("similar to " + ", ".join(e(o) for o in flagged_with[s.student]))
         pct = 100 * s.score / s.max_score if s.max_score else 0
