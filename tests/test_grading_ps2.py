@@ -8,6 +8,9 @@ results, so one mistake is not counted twice.
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
 from conftest import exercise_contract
 from exercise_fixtures import TypedNumbers, error_message
 
@@ -223,3 +226,23 @@ class TestContract(TypedNumbers, Contract):
             msg = error_message(course, "blank", ASSIGNMENT, grade_id)
             assert "is not defined: run your answer cell, and keep the variable name" in msg, (
                 grade_id, msg)
+
+
+def test_perturbed_population_moves_the_first_urban_majority_year():
+    """Question 2's answer is a year: the robustness run's copy must change it for every
+    secret, or a typed-in year would keep its point."""
+    from conftest import ROOT
+
+    from dustcourse.perturb import perturb_files
+
+    name = "data/cn_population_urbanization.csv"
+    real = (ROOT / name).read_bytes()
+
+    def first_majority(data: bytes) -> int:
+        p = pd.read_csv(io.BytesIO(data))
+        p = p[p["series"] == "as_published"]
+        return int(p.loc[p["urban_share_pct"] > 50, "year"].min())
+
+    for secret in ("fixed-test-secret", "s2", "s3", "another", "course-2027"):
+        copy = perturb_files({name: real}, ASSIGNMENT, secret, ROOT / "data")[name]
+        assert first_majority(copy) != first_majority(real), secret
