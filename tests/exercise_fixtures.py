@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import nbformat
+import pytest
 
 # Runs in the solution's kernel: Python source that rebuilds a value from literals.
 _LITERAL = r'''
@@ -133,3 +134,83 @@ def assert_holds_verdicts(assignment: str) -> None:
     assert " ".join(markdown().split()) in " ".join(text.split()), (
         f"{assignment} should print dustcourse.verdicts.markdown() verbatim"
     )
+
+
+ROBUST_SECRET = "fixed-test-secret"  # tests must not depend on a random course secret
+
+
+def data_following(source: Path) -> set[str]:
+    """Grade ids of the autograded test cells that follow the data (no
+    ``dustcourse: {follows_data: false}`` in the source notebook)."""
+    from dustcourse.grading.robustness import follows_data
+
+    nb = nbformat.read(source, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+            and not c.metadata["nbgrader"].get("solution") and follows_data(c.metadata)}
+
+
+class RobustnessRun:
+    """One class per problem set graded by `dustcourse grade autograde` with the
+    robustness run (sandbox on, two workers, a fixed secret): the solution, the correct
+    answers in other idioms (CORRECT) and the typed-numbers student (TYPED). Correct
+    answers keep full marks in both runs; the typed numbers lose every data-following
+    question, and only those."""
+
+    ASSIGNMENT: ClassVar[str]
+    AUTOGRADED: ClassVar[dict[str, float]]
+    CORRECT: ClassVar[dict[str, dict[str, str]]]
+    TYPED: ClassVar[dict[str, str]]
+
+    def pytest_generate_tests(self, metafunc):
+        if "robust_student" in metafunc.fixturenames:
+            metafunc.parametrize("robust_student", ["perfect", *sorted(self.CORRECT)])
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def robust_class(cls, tmp_path_factory):
+        """(course, {student: Outcome}) of the class graded with the robustness run."""
+        import os
+
+        from conftest import Course
+
+        from dustcourse.grading.autograde import autograde
+        from dustcourse.submissions import make_submission
+
+        root = tmp_path_factory.mktemp(f"robust-{cls.ASSIGNMENT}") / "course"
+        root.mkdir()
+        course = Course(root)
+        release, source = course.generate(cls.ASSIGNMENT)
+        course.submit_answers("perfect", cls.ASSIGNMENT)
+        for student, answers in cls.CORRECT.items():
+            course.submit_answers(student, cls.ASSIGNMENT, answers)
+        typed = typed_answers(source, cls.TYPED)
+        course.submit("typed_numbers", cls.ASSIGNMENT, make_submission(release, source, typed))
+        old = os.environ.get("DUSTCOURSE_GRADING_SECRET")
+        os.environ["DUSTCOURSE_GRADING_SECRET"] = ROBUST_SECRET
+        try:
+            outcomes = autograde(course.root, cls.ASSIGNMENT, jobs=2, robustness=True)
+        finally:
+            if old is None:
+                del os.environ["DUSTCOURSE_GRADING_SECRET"]
+            else:
+                os.environ["DUSTCOURSE_GRADING_SECRET"] = old
+        return course, {o.student: o for o in outcomes}
+
+    def scores(self, course, student):
+        scores = course.scores(student, self.ASSIGNMENT)
+        return {k: scores[k] for k in self.AUTOGRADED}
+
+    def test_correct_answers_keep_full_marks_in_both_runs(self, robust_class, robust_student):
+        course, outcomes = robust_class
+        assert outcomes[robust_student].status == "ok", outcomes[robust_student].reason
+        assert outcomes[robust_student].robust_only == []
+        assert self.scores(course, robust_student) == self.AUTOGRADED
+
+    def test_typed_numbers_lose_every_data_following_question(self, robust_class):
+        course, outcomes = robust_class
+        following = data_following(course.source(self.ASSIGNMENT))
+        assert following and following < set(self.AUTOGRADED)
+        assert outcomes["typed_numbers"].robust_only == sorted(following)
+        assert self.scores(course, "typed_numbers") == {
+            k: (0 if k in following else v) for k, v in self.AUTOGRADED.items()}

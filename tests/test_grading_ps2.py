@@ -12,7 +12,7 @@ import io
 
 import pandas as pd
 from conftest import exercise_contract
-from exercise_fixtures import TypedNumbers, error_message
+from exercise_fixtures import RobustnessRun, TypedNumbers, error_message
 
 ASSIGNMENT = "ps2-rural-migration"
 AUTOGRADED = {
@@ -246,3 +246,13 @@ def test_perturbed_population_moves_the_first_urban_majority_year():
     for secret in ("fixed-test-secret", "s2", "s3", "another", "course-2027"):
         copy = perturb_files({name: real}, ASSIGNMENT, secret, ROOT / "data")[name]
         assert first_majority(copy) != first_majority(real), secret
+
+
+class TestRobustness(RobustnessRun):
+    """The robustness run on this problem set: correct answers keep full marks, typed
+    numbers lose every data-following question."""
+
+    ASSIGNMENT = ASSIGNMENT
+    AUTOGRADED = AUTOGRADED
+    CORRECT = CORRECT
+    TYPED = TYPED

@@ -9,7 +9,7 @@ earlier results, so one mistake is not counted twice.
 from __future__ import annotations
 
 from conftest import exercise_contract
-from exercise_fixtures import TypedNumbers, error_message
+from exercise_fixtures import RobustnessRun, TypedNumbers, error_message
 
 ASSIGNMENT = "ps3-film-realism"
 AUTOGRADED = {
@@ -214,3 +214,13 @@ class TestContract(TypedNumbers, Contract):
             msg = error_message(course, "blank", ASSIGNMENT, grade_id)
             assert "is not defined: run your answer cell, and keep the variable name" in msg, (
                 grade_id, msg)
+
+
+class TestRobustness(RobustnessRun):
+    """The robustness run on this problem set: correct answers keep full marks, typed
+    numbers lose every data-following question."""
+
+    ASSIGNMENT = ASSIGNMENT
+    AUTOGRADED = AUTOGRADED
+    CORRECT = CORRECT
+    TYPED = TYPED

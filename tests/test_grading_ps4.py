@@ -9,7 +9,7 @@ judged on the student's own earlier results, so one mistake is not counted twice
 from __future__ import annotations
 
 from conftest import exercise_contract
-from exercise_fixtures import TypedNumbers, assert_holds_verdicts, error_message
+from exercise_fixtures import RobustnessRun, TypedNumbers, assert_holds_verdicts, error_message
 
 ASSIGNMENT = "ps4-box-office"
 AUTOGRADED = {
@@ -247,3 +247,13 @@ class TestContract(TypedNumbers, Contract):
 
     def test_verdict_text_is_the_shared_vocabulary(self):
         assert_holds_verdicts(ASSIGNMENT)
+
+
+class TestRobustness(RobustnessRun):
+    """The robustness run on this problem set: correct answers keep full marks, typed
+    numbers lose every data-following question."""
+
+    ASSIGNMENT = ASSIGNMENT
+    AUTOGRADED = AUTOGRADED
+    CORRECT = CORRECT
+    TYPED = TYPED
