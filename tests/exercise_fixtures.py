@@ -71,10 +71,26 @@ def _typed_literal(x):
 _PLACEHOLDER = re.compile(r"\{\{(.+?)\}\}")
 
 
+_TYPED_CACHE: dict[tuple, dict[str, str]] = {}
+
+
 def typed_answers(source: Path, templates: dict[str, str], timeout: int = 120) -> dict[str, str]:
     """grade_id -> typed code: ``templates`` with every ``{{expression}}`` replaced by
     the literal of its value after the solution notebook ``source`` has run (in its
-    own folder, so that it reads its data/)."""
+    own folder, so that it reads its data/). Computed once per session for the same
+    notebook, data and templates."""
+    import hashlib
+
+    digest = hashlib.sha256(source.read_bytes())
+    for path in sorted((source.parent / "data").glob("*")):
+        digest.update(path.name.encode() + path.read_bytes())
+    key = (digest.hexdigest(), tuple(sorted(templates.items())))
+    if key not in _TYPED_CACHE:
+        _TYPED_CACHE[key] = _typed_answers(source, templates, timeout)
+    return dict(_TYPED_CACHE[key])
+
+
+def _typed_answers(source: Path, templates: dict[str, str], timeout: int) -> dict[str, str]:
     from nbclient import NotebookClient
 
     nb = nbformat.read(source, as_version=4)
