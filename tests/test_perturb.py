@@ -175,3 +175,24 @@ def test_course_secret_is_created_once_and_the_environment_wins(tmp_path, monkey
 def test_secret_is_not_in_the_repository():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "/grading/" in ignored  # grading/secret and grading/robustness/ stay local
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_follows_data_metadata_is_well_formed(assignment):
+    """Only autograded test cells say whether they follow the data, and an exemption
+    always says why (nothing is guessed: no key means the test follows the data)."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("dustcourse")
+        if meta is None:
+            continue
+        nbgrader = cell.metadata.get("nbgrader", {})
+        where = f"{assignment}: {nbgrader.get('grade_id', 'a cell')}"
+        assert cell.cell_type == "code" and nbgrader.get("grade") and not nbgrader.get(
+            "solution"), f"{where}: follows_data belongs on autograded test cells only"
+        assert set(meta) <= {"follows_data", "why"}, where
+        assert isinstance(meta.get("follows_data"), bool), where
+        if meta["follows_data"] is False:
+            assert str(meta.get("why", "")).strip(), f"{where}: say why it cannot follow data"

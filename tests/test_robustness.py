@@ -17,11 +17,11 @@ import subprocess
 import nbformat
 import pytest
 from conftest import ROOT, VENV_BIN, Course, nbgrader_env
+from robust_class import SECRET, grade_with_robustness
 from test_grading_ps0 import AUTOGRADED, CORRECT, WRONG
 from typed_answers import typed_answers
 
 ASSIGNMENT = "ps0-warmup"
-SECRET = "fixed-test-secret"
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,6 @@ def secret_env():
 @pytest.fixture(scope="module")
 def ps0_class(tmp_path_factory, secret_env):
     """ps0 graded with the robustness run: {student: outcome}, and the course."""
-    from dustcourse.grading.autograde import autograde
-
     root = tmp_path_factory.mktemp("robust") / "course"
     root.mkdir()
     course = Course(root)
@@ -50,8 +48,7 @@ def ps0_class(tmp_path_factory, secret_env):
     course.submit_answers("value_unit_only", ASSIGNMENT, WRONG["value_unit_only"])
     for student, answers in CORRECT.items():
         course.submit_answers(student, ASSIGNMENT, answers)
-    outcomes = autograde(course.root, ASSIGNMENT, jobs=2, robustness=True)
-    return course, {o.student: o for o in outcomes}
+    return course, grade_with_robustness(course, ASSIGNMENT)
 
 
 def autograded(course, student):
@@ -217,3 +214,22 @@ def test_report_counts_answers_that_failed_only_the_robustness_run(ps0_class, tm
         by_student = {row["student"]: row for row in csv.DictReader(handle)}
     assert by_student["typed"]["robust_only"] == str(len(AUTOGRADED))
     assert by_student["perfect"]["robust_only"] == "0"
+
+
+def test_table_without_rules_stops_the_command_with_a_message(edge_course, tmp_path):
+    course, _ = edge_course
+    for path in (ROOT / "data").iterdir():
+        if path.is_file():
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    rules = json.loads((tmp_path / "perturbations.json").read_text())
+    del rules["tables"]["article_figures"]
+    (tmp_path / "perturbations.json").write_text(json.dumps(rules))
+    env = nbgrader_env(course.home) | {"DUSTCOURSE_GRADING_SECRET": SECRET,
+                                       "DUSTCOURSE_DATA": str(tmp_path)}
+    result = subprocess.run(
+        [str(VENV_BIN / "dustcourse"), "grade", "autograde", ASSIGNMENT, "--root",
+         str(course.root), "--force"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=600)
+    assert result.returncode == 1
+    assert "no perturbation rules for table 'article_figures'" in result.stderr
+    assert "--no-robustness" in result.stderr and "Traceback" not in result.stderr

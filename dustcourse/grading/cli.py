@@ -53,6 +53,7 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
       dustcourse grade autograde ps0-warmup --student alice --force
       dustcourse grade autograde ps0-warmup --executor dask --scheduler tcp://10.0.0.5:8786
     """
+    from ..perturb import PerturbationError
     from .autograde import autograde, load_config, submitted_students
     from .sandbox import Limits, SandboxUnavailable
 
@@ -88,6 +89,10 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
                 f"{exc}\nRefusing to run student code unsandboxed; pass --no-sandbox to "
                 "grade trusted notebooks without it."
             ) from exc
+        except PerturbationError as exc:
+            raise click.ClickException(
+                f"cannot make the robustness run's data: {exc}\nFix data/perturbations.json, "
+                "or pass --no-robustness to grade without the robustness run.") from exc
         except OSError as exc:  # e.g. no Dask scheduler at that address
             raise click.ClickException(f"cannot reach the workers: {exc}") from exc
         bar.update(len(names) - bar.pos)

@@ -214,7 +214,7 @@ def _solution_files(folder: Path) -> dict[str, bytes]:
     }
 
 
-def setup(root: Path, config, assignment: str, limits, sandbox: bool) -> Robustness:
+def setup(root: Path, config, assignment: str, limits, sandbox: bool = False) -> Robustness:
     """Everything the run needs, with the solution's result on the perturbed data.
 
     Runs the solution notebook(s) of ``solutions/<assignment>/`` once on the perturbed
@@ -252,8 +252,9 @@ def setup(root: Path, config, assignment: str, limits, sandbox: bool) -> Robustn
 
     run.problems = validate_perturbed(perturbed, data_directory)
     for notebook_id, text in notebooks.items():
-        result = execute_notebook(text, perturbed, limits=limits, sandbox=sandbox,
-                                  hide=(str(root),))
+        # the instructor's own notebook, as `nbgrader generate_assignment` runs it: no
+        # sandbox needed (and none may exist where the coordinator of a Dask run is)
+        result = execute_notebook(text, perturbed, limits=limits, sandbox=False)
         tests = run.tests[notebook_id]
         run.ignored[notebook_id] = tests - passed_tests(result.notebook, tests)
     cache.parent.mkdir(parents=True, exist_ok=True)
