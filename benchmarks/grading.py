@@ -115,7 +115,7 @@ def benchmark(runs: int = 3, students: int = 60, scale=(15, 60, 240), jobs: int 
     jobs = jobs or os.cpu_count() or 1
     section = Section(f"Grading ({students} submissions of {ASSIGNMENT}, sandbox on, "
                       f"{jobs} workers)")
-    ours, coord, stock_walls, bare = [], [], [], []
+    ours, coord, stock_walls, bare, robust = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="dustcourse-bench-grading-") as tmp:
         base = Path(tmp)
         for n in range(runs):
@@ -125,6 +125,9 @@ def benchmark(runs: int = 3, students: int = 60, scale=(15, 60, 240), jobs: int 
             ours.append(wall)
             coord.append(spent)
             bare += bare_seconds(base / f"ours{n}", 5)
+            # the same class with the robustness run (issue 20), solution run included
+            robust.append(grade_ours(base, f"robust{n}", students, jobs=jobs,
+                                     robustness=True)[0])
         scaling = {}
         for count in scale:
             scaling[count] = [grade_ours(base, f"scale{count}-{n}", count, jobs=jobs)[0]
@@ -142,6 +145,12 @@ def benchmark(runs: int = 3, students: int = 60, scale=(15, 60, 240), jobs: int 
     section.add("bare nbclient execution of the same notebook (no sandbox, no grading)",
                 f"{median(bare):.2f} s (median of {len(bare)})")
     section.add("per submission, ours / bare", f"{per_sub / median(bare):.2f}x", "<= 1.5x")
+    section.add("our autograde with the robustness run, wall", spread(robust),
+                f"{60 * students / median(robust):.1f} submissions/min")
+    section.add("per submission, with / without the robustness run (median of per-run "
+                "ratios)",
+                f"{median([r / o for r, o in zip(robust, ours, strict=True)]):.2f}x",
+                "<= 2.1x")
     section.add("coordinator time per submission (prepare + record, serial)",
                 f"{median(coord) / students:.3f} s")
     for count, walls in scaling.items():

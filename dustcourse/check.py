@@ -16,10 +16,21 @@ From a notebook (save it first: the file on disk is what is checked)::
 
     from dustcourse.check import check
     check("ps0-warmup.ipynb")
+
+That call may sit in the exercise notebook itself: while :func:`check` runs a notebook,
+it marks the kernel it starts (the environment variable ``DUSTCOURSE_CHECK_RUNNING``),
+and a ``check()`` called inside that run returns at once instead of checking the
+notebook again (which would start a kernel per level, without end).
+
+Before running, the data files the notebook reads (``"data/..."`` in its code) are
+looked for beside it: a missing file is named, with the path where it should be. An
+error in a cell that is not an answer (the setup cell) is reported first, since every
+question after it fails with it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +41,9 @@ PASSED, FAILED, MANUAL = "passed", "failed", "manual"
 TEXT_STUB = "YOUR ANSWER HERE"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MAX_MESSAGE = 400
+RUNNING = "DUSTCOURSE_CHECK_RUNNING"  # set for the kernel check() starts: no recursion
+DATA_PATH = re.compile(r"""["'](data/[^"'\s]+)["']""")
+UNDEFINED = ("`{}` is not defined: run your answer cell, and keep the variable name")
 
 
 @dataclass
@@ -53,6 +67,8 @@ class CheckReport:
 
     notebook: Path
     results: list[QuestionResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # missing data, a failed setup cell
+    nested: bool = False  # called inside a notebook that check() is running: not checked
 
     @property
     def failed(self) -> list[QuestionResult]:
@@ -72,12 +88,18 @@ class CheckReport:
         return {r.grade_id: r.status for r in self.results}
 
     def __str__(self) -> str:
+        if self.nested:
+            return (f"Not checked here: {self.notebook.name} is being run by dustcourse check "
+                    "already, and this call inside it is skipped (a check from inside the "
+                    "run would start the notebook again, without end). The report comes "
+                    "from the check that is running it.")
         auto = self.autograded
         passed = [r for r in auto if r.status == PASSED]
         lines = [
             f"Checked {self.notebook.name}: {len(passed)} of {len(auto)} autograded checks "
             f"pass ({sum(r.points for r in passed):g} of {sum(r.points for r in auto):g} points)."
         ]
+        lines += [f"PROBLEM {p}" for p in self.problems]
         lines += [str(r) for r in self.results]
         if self.ok:
             lines.append("All public checks pass. More tests run when your work is graded, "
@@ -96,15 +118,52 @@ def _grade_id(cell) -> str:
 
 
 def _error(cell) -> str | None:
-    """'Name: message' of the first error a code cell raised, or None."""
+    """'Name: message' of the first error a code cell raised, or None. A name the cell
+    needs but nobody defined (a NameError, or a KeyError from a globals() lookup) is said
+    as what to do about it."""
     for output in cell.get("outputs", []):
         if output.output_type == "error":
-            message = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
-            message = ANSI.sub("", message).strip()
-            if output.ename == "AssertionError" and not output.evalue:
+            evalue = ANSI.sub("", output.evalue or "").strip()
+            undefined = re.fullmatch(r"name '(\w+)' is not defined", evalue)
+            if output.ename == "NameError" and undefined:
+                return UNDEFINED.format(undefined.group(1))
+            key = re.fullmatch(r"'(\w+)'", evalue)
+            if output.ename == "KeyError" and key and "globals()" in cell.source:
+                return UNDEFINED.format(key.group(1))
+            message = f"{output.ename}: {evalue}" if evalue else output.ename
+            if output.ename == "AssertionError" and not evalue:
                 message = "AssertionError (a check failed without a message)"
             return message[:MAX_MESSAGE]
     return None
+
+
+def _missing_data(path: Path, nb: nbformat.NotebookNode) -> list[str]:
+    """The data files the notebook's code reads ("data/...") that are not beside it."""
+    wanted = sorted({m.group(1) for c in nb.cells if c.cell_type == "code"
+                     for m in DATA_PATH.finditer(c.source)})
+    folder = path.parent
+    return [
+        f"the data file {name} is missing: it should be at {folder / name}, in the data/ "
+        "folder beside the notebook (keep the notebook and its data/ folder together, as "
+        "in the exercise download)"
+        for name in wanted if not (folder / name).is_file()
+    ]
+
+
+def _cell_problems(executed: nbformat.NotebookNode) -> list[str]:
+    """Errors in code cells that are neither answers nor checks (the setup cell)."""
+    from nbgrader import utils
+
+    problems = []
+    for number, cell in enumerate(executed.cells, 1):
+        if cell.cell_type != "code" or utils.is_solution(cell) or utils.is_grade(cell):
+            continue
+        error = _error(cell)
+        if error and not (error.startswith("FileNotFoundError") and "data/" in error):
+            name = _grade_id(cell) or f"number {number}"
+            problems.append(f"cell {name} raised {error}: the questions after it fail with it, "
+                            "so fix this first")
+    return problems
 
 
 def _changed_message() -> str:
@@ -163,6 +222,8 @@ def check(path: str | Path, *, timeout: int = 60) -> CheckReport:
     from traitlets.config import Config
 
     path = Path(path).resolve()
+    if os.environ.get(RUNNING):
+        return CheckReport(path, nested=True)
     original = nbformat.read(path, as_version=4)
 
     class _Validator(Validator):
@@ -182,8 +243,12 @@ def check(path: str | Path, *, timeout: int = 60) -> CheckReport:
         "extra_arguments": ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
     }
     validator = _Validator(config=Config({"Execute": execute}), ignore_checksums=True)
-    found = validator.validate(str(path))
-    report = CheckReport(path)
+    os.environ[RUNNING] = str(path)  # inherited by the kernel that runs the notebook
+    try:
+        found = validator.validate(str(path))
+    finally:
+        del os.environ[RUNNING]
+    report = CheckReport(path, problems=_missing_data(path, original))
     if "type_changed" in found:
         changed = {c.get("source", "") for c in found["type_changed"]}
         for cell in original.cells:
@@ -194,5 +259,9 @@ def check(path: str | Path, *, timeout: int = 60) -> CheckReport:
                     f"this cell was turned into a {cell.cell_type} cell: change it back to a "
                     f"{cell.metadata.nbgrader.get('cell_type', 'code')} cell"))
         return report
+    report.problems += _cell_problems(validator.executed)
     report.results = _results(validator.executed, original)
+    if report.problems:
+        for result in report.failed:
+            result.message += " (a problem above comes first: see PROBLEM)"
     return report

@@ -27,6 +27,7 @@ def test_benchmark_runs_on_a_tiny_class(tmp_path):
     assert "cores" in report and "Python" in report  # the machine is described
     assert "| our autograde, wall |" in report
     assert "per submission, ours / bare" in report
+    assert "with / without the robustness run" in report
 
 
 def test_estimate_is_bound_by_the_slower_of_coordinator_and_workers():

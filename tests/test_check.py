@@ -6,6 +6,7 @@ question fails with its message; filled with the instructor's answers, all pass.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from dustcourse.check import FAILED, MANUAL, PASSED, check
+from dustcourse.check import DATA_PATH, FAILED, MANUAL, PASSED, RUNNING, CheckReport, check
 from dustcourse.cli import main
 from dustcourse.submissions import make_submission
 
@@ -115,3 +116,44 @@ def test_check_command_has_help_with_an_example():
     result = CliRunner().invoke(main, ["check", "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output and "dustcourse check" in result.output
+
+
+def test_unanswered_question_names_the_variable_to_define(blank_report):
+    for result in blank_report.failed:
+        assert "is not defined: run your answer cell, and keep the variable name" in (
+            result.message), result
+    assert not blank_report.problems
+
+
+def test_missing_data_folder_names_each_file_and_where_it_belongs(tmp_path):
+    """Without data/, the report says which file is missing and where it should be,
+    before the questions (which all fail with it)."""
+    folder = tmp_path / ASSIGNMENT
+    folder.mkdir()
+    path = write(folder, RELEASE.name, make_submission(RELEASE, SOURCE))
+    report = check(path)
+    wanted = sorted({m.group(1) for c in nbformat.read(RELEASE, as_version=4).cells
+                     for m in DATA_PATH.finditer(c.source)})
+    assert wanted, "the warm-up reads its tables from data/"
+    for name in wanted:
+        assert any(name in p and str(folder / name) in p for p in report.problems), (
+            name, report.problems)
+    assert not report.ok
+    text = str(report)
+    assert text.index("PROBLEM") < text.index("FAILED")
+    assert "FileNotFoundError" not in text  # said once, as the missing file
+
+
+def test_check_called_inside_the_checked_notebook_does_not_recurse(exercise):
+    """A check() cell in the notebook itself: the run it starts skips that call."""
+    nb = make_submission(RELEASE, SOURCE)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from dustcourse.check import check\n"
+        "_inner = check('self_check.ipynb')\n"
+        "assert _inner.nested and not _inner.results, 'the check ran again inside itself'\n"
+        "print(_inner)"))
+    path = write(exercise, "self_check.ipynb", nb)
+    report = check(path)
+    assert report.ok and not report.problems, str(report)
+    assert RUNNING not in os.environ  # only the kernels it starts see it
+    assert "Not checked here" in str(CheckReport(path, nested=True))

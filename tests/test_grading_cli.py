@@ -60,3 +60,21 @@ def test_import_autograde_feedback_export(tmp_path):
     # a second run grades nothing again
     result = runner.invoke(main, ["grade", "autograde", A, "--root", str(root)])
     assert result.exit_code == 0 and "3 skipped" in result.output, result.output
+
+
+def test_autograde_before_generate_says_what_to_run_first(tmp_path):
+    """No gradebook yet, or one without this assignment: a message, not a traceback."""
+    root = tmp_path / "course"
+    root.mkdir()
+    course = Course(root)
+    folder = root / "submitted" / "alice" / A
+    folder.mkdir(parents=True)
+    (folder / f"{A}.ipynb").write_bytes((ROOT / "exercises" / A / f"{A}.ipynb").read_bytes())
+    runner = CliRunner()
+    for _ in ("no gradebook", "a gradebook without this assignment"):
+        result = runner.invoke(main, ["grade", "autograde", A, "--root", str(root),
+                                      "--no-sandbox", "-j", "1"])
+        assert result.exit_code == 1, result.output
+        assert "run `dustcourse exercises generate` first" in result.output, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        course.generate("ps1-articles-as-data")  # the gradebook now exists, without ps0

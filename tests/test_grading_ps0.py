@@ -50,12 +50,81 @@ WRONG = {
     },
     # counts of all rows instead of per article
     "total_count": {"q1_figures_per_article": "figures_per_article = len(figures)"},
+    # "keep all the columns": only value and unit kept (issue 20)
+    "value_unit_only": {
+        "q4_usd_figures": (
+            'usd_figures = figures.loc[figures["unit"] == "USD", ["value", "unit"]].sort_values(\n'
+            '    "value", key=pd.to_numeric, ascending=False)'
+        )
+    },
+    # every column kept, but one of them filled with the wrong data
+    "wrong_column_data": {
+        "q4_usd_figures": (
+            'usd_figures = figures[figures["unit"] == "USD"].sort_values(\n'
+            '    "value", key=pd.to_numeric, ascending=False)\n'
+            'usd_figures["as_printed"] = usd_figures["quantity"]'
+        )
+    },
 }
 EXPECTED_LOSS = {
     "inverted_rate": {"q2_implied_rate_tests"},
     "forgot_five_mu": {"q3_land_m2_tests", "q3_error_factor_tests"},
     "text_sort": {"q4_usd_figures_tests"},
     "total_count": {"q1_figures_per_article_tests"},
+    "value_unit_only": {"q4_usd_figures_tests"},
+    "wrong_column_data": {"q4_usd_figures_tests"},
+}
+
+# Correct answers in other idioms: full marks on the real data and in the robustness run.
+CORRECT = {
+    # loops and numpy instead of pandas methods; a DataFrame built from rows
+    "loops_and_numpy": {
+        "q1_figures_per_article": (
+            "counts = {}\n"
+            'for name in figures["article"]:\n'
+            "    counts[name] = counts.get(name, 0) + 1\n"
+            "figures_per_article = pd.Series(counts)"
+        ),
+        "q2_implied_rate": (
+            "import numpy as np\n"
+            'rows = figures[figures["pair"] == "nc_gross_by_sep7"]\n'
+            'yuan = np.asarray(rows.loc[rows["unit"] == "yuan", "value"], dtype=float)[0]\n'
+            'usd = np.asarray(rows.loc[rows["unit"] == "USD", "value"], dtype=float)[0]\n'
+            "implied_rate = float(yuan / usd)"
+        ),
+        "q3_land_area": (
+            "M2_PER_MU = 10_000 / 15\n"
+            'values = dict(zip(figures["id"], figures["value"]))\n'
+            'land_m2 = float(values["nc_land_rented_mu"]) * M2_PER_MU\n'
+            'error_factor = float(values["nc_land_rented_km2"]) * 1e6 / land_m2'
+        ),
+        "q4_usd_figures": (
+            'rows = [row for _, row in figures.iterrows() if row["unit"] == "USD"]\n'
+            'rows.sort(key=lambda row: float(row["value"]), reverse=True)\n'
+            "usd_figures = pd.DataFrame(rows)"
+        ),
+    },
+    # groupby, query, numbers as numbers, another column order and a fresh index
+    "other_order_and_index": {
+        "q1_figures_per_article": 'figures_per_article = figures.groupby("article").size()',
+        "q2_implied_rate": (
+            'v = figures.set_index("id")["value"]\n'
+            'implied_rate = float(v["nc_gross_by_sep7_yuan"]) / float(v["nc_gross_by_sep7_usd"])'
+        ),
+        "q3_land_area": (
+            "M2_PER_MU = 10_000 / 15\n"
+            "mu = float(figures.query(\"unit == 'mu'\")[\"value\"].iloc[0])\n"
+            "km2 = float(figures.query(\"unit == 'km2'\")[\"value\"].iloc[0])\n"
+            "land_m2 = mu * M2_PER_MU\n"
+            "error_factor = km2 * 1_000_000 / land_m2"
+        ),
+        "q4_usd_figures": (
+            'usd = figures[figures["unit"] == "USD"].copy()\n'
+            'usd["value"] = pd.to_numeric(usd["value"])\n'
+            'usd_figures = usd.sort_values("value", ascending=False).reset_index(drop=True)\n'
+            "usd_figures = usd_figures[sorted(usd_figures.columns)]"
+        ),
+    },
 }
 
 
@@ -66,6 +135,7 @@ class TestContract(ExerciseContract):
     AUTOGRADED = AUTOGRADED
     WRONG = WRONG
     EXPECTED_LOSS = EXPECTED_LOSS
+    CORRECT = CORRECT
     TIMEOUT = 10  # the endless loop stops here
     SOME_SUBMISSIONS_FAIL = True  # the corrupt file
 

@@ -8,7 +8,11 @@ results, so one mistake is not counted twice.
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
 from conftest import exercise_contract
+from exercise_fixtures import RobustnessRun, TypedNumbers, error_message
 
 ASSIGNMENT = "ps2-rural-migration"
 AUTOGRADED = {
@@ -115,7 +119,140 @@ ALTERNATIVE_PLOT = {
 }
 
 
-CORRECT = {"alternative_plot": ALTERNATIVE_PLOT}
+# Correct answers in other idioms: loops over rows into a dict (columns in another
+# order), query(), math instead of powers, NumPy arrays and np.bool_ where a bool is
+# asked for, a join on the index instead of a merge (extra columns kept).
+LOOPS_AND_NUMPY = {
+    "q1_population": (
+        "rows = {}\n"
+        "for r in population.itertuples():\n"
+        '    if r.series == "as_published" and pd.notna(r.urban_10k) and pd.notna(r.rural_10k):\n'
+        "        rows[int(r.year)] = {'rural_million': r.rural_10k / 100,\n"
+        "                             'urban_million': r.urban_10k / 100,\n"
+        "                             'total_million': r.total_10k / 100}\n"
+        "pop = pd.DataFrame.from_dict(rows, orient='index')\n"
+        "pop.index.name = 'year'"
+    ),
+    "q2_urban_majority": (
+        "for r in population.sort_values('year').itertuples():\n"
+        "    if r.series == 'as_published' and r.urban_share_pct > 50:\n"
+        "        first_urban_majority_year = r.year\n"
+        "        break"
+    ),
+    "q3_share_rise": (
+        "pub = population.query(\"series == 'as_published'\")\n"
+        "share_rise_pp = (pub.query('year == 2022').urban_share_pct.item()\n"
+        "                 - pub.query('year == @first_urban_majority_year').urban_share_pct.item())"
+    ),
+    "q4_cagr": (
+        "import math\n"
+        "def cagr(start, end, years):\n"
+        "    return math.exp(math.log(end / start) / years) - 1\n"
+        "r = income.query('year in (2014, 2024)').sort_values('year')['rural_yuan'].to_numpy()\n"
+        "rural_income_cagr = cagr(r[0], r[1], 10)"
+    ),
+    "q5_income_ratio": (
+        "import numpy as np\n"
+        "k = income.dropna(subset=['urban_yuan', 'rural_yuan'])\n"
+        "income_ratio = pd.Series(k['urban_yuan'].to_numpy() / k['rural_yuan'].to_numpy(),\n"
+        "                         index=pd.Index(k['year'], name='year'))\n"
+        "ratio_always_falls = np.all(np.diff(income_ratio.to_numpy()) < 0)"
+    ),
+    "q9_income_merge": (
+        "incomes = (migrants.set_index('year')\n"
+        "           .join(income.set_index('year')['rural_yuan'], how='inner')\n"
+        "           .assign(migrant_annual_yuan=lambda d: d['avg_monthly_income_yuan'] * 12)\n"
+        "           .assign(migrant_to_rural=lambda d:\n"
+        "                   d['migrant_annual_yuan'] / d['rural_yuan'])\n"
+        "           .reset_index())"
+    ),
+}
+VECTORISED = {
+    "q1_population": (
+        "pop = (population.query(\"series == 'as_published'\")\n"
+        "       .dropna(subset=['urban_10k', 'rural_10k'])\n"
+        "       .set_index('year')[['urban_10k', 'total_10k', 'rural_10k']] / 100)\n"
+        "pop.columns = [c.replace('10k', 'million') for c in pop.columns]"
+    ),
+    "q6_gaotai": (
+        "import numpy as np\n"
+        "year, annual = by_id.loc[['nc_gaotai_income_year', 'nc_gaotai_income_annual_yuan'],\n"
+        "                         'value']\n"
+        "rural = income.set_index('year')['rural_yuan']\n"
+        "gaotai_share = np.float64(annual) / rural[int(year)]\n"
+        "gaotai_monthly_yuan = np.float64(annual) / 12"
+    ),
+    "q8_migrant_shares": (
+        "parts = migrants.set_index('year')[['local_million', 'outside_home_area_million']]\n"
+        "shares = parts.div(parts.sum(axis=1), axis=0)\n"
+        "shares.columns = ['local_share', 'outside_share']"
+    ),
+    **ALTERNATIVE_PLOT,
+}
+
+CORRECT = {"loops_and_numpy": LOOPS_AND_NUMPY, "vectorised": VECTORISED}
+
+# The typed-numbers student (tests/exercise_fixtures.py): every result a literal.
+TYPED = {
+    "q1_population": "pop = {{pop}}",
+    "q2_urban_majority": "first_urban_majority_year = {{first_urban_majority_year}}",
+    "q3_share_rise": "share_rise_pp = {{share_rise_pp}}",
+    "q4_cagr": (
+        "def cagr(start, end, years):\n"
+        "    return float((end / start) ** (1 / years) - 1)\n"
+        "rural_income_cagr = {{rural_income_cagr}}"
+    ),
+    "q5_income_ratio": (
+        "income_ratio = {{income_ratio}}\nratio_always_falls = {{ratio_always_falls}}"
+    ),
+    "q6_gaotai": "gaotai_share = {{gaotai_share}}\ngaotai_monthly_yuan = {{gaotai_monthly_yuan}}",
+    "q7_rural_gap": (
+        "article_rural_million = {{article_rural_million}}\n"
+        "gap_million = {{gap_million}}\ngap_pct = {{gap_pct}}"
+    ),
+    "q8_migrant_shares": "shares = {{shares}}",
+    "q9_income_merge": "incomes = {{incomes}}",
+}
+
+Contract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)
 
 
-TestContract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)
+class TestContract(TypedNumbers, Contract):
+    TYPED = TYPED
+
+    def test_messages_say_what_is_expected(self, course):
+        """An unanswered question names the variable to define."""
+        for grade_id in AUTOGRADED:
+            msg = error_message(course, "blank", ASSIGNMENT, grade_id)
+            assert "is not defined: run your answer cell, and keep the variable name" in msg, (
+                grade_id, msg)
+
+
+def test_perturbed_population_moves_the_first_urban_majority_year():
+    """Question 2's answer is a year: the robustness run's copy must change it for every
+    secret, or a typed-in year would keep its point."""
+    from conftest import ROOT
+
+    from dustcourse.perturb import perturb_files
+
+    name = "data/cn_population_urbanization.csv"
+    real = (ROOT / name).read_bytes()
+
+    def first_majority(data: bytes) -> int:
+        p = pd.read_csv(io.BytesIO(data))
+        p = p[p["series"] == "as_published"]
+        return int(p.loc[p["urban_share_pct"] > 50, "year"].min())
+
+    for secret in ("fixed-test-secret", "s2", "s3", "another", "course-2027"):
+        copy = perturb_files({name: real}, ASSIGNMENT, secret, ROOT / "data")[name]
+        assert first_majority(copy) != first_majority(real), secret
+
+
+class TestRobustness(RobustnessRun):
+    """The robustness run on this problem set: correct answers keep full marks, typed
+    numbers lose every data-following question."""
+
+    ASSIGNMENT = ASSIGNMENT
+    AUTOGRADED = AUTOGRADED
+    CORRECT = CORRECT
+    TYPED = TYPED

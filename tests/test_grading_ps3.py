@@ -9,6 +9,7 @@ earlier results, so one mistake is not counted twice.
 from __future__ import annotations
 
 from conftest import exercise_contract
+from exercise_fixtures import RobustnessRun, TypedNumbers, error_message
 
 ASSIGNMENT = "ps3-film-realism"
 AUTOGRADED = {
@@ -25,6 +26,25 @@ AUTOGRADED = {
 }
 
 WRONG = {
+    # the festival column filled with another column's data (the section)
+    "festival_wrong_data": {
+        "q1_filmography": (
+            'films = (filmography[["year", "title_en", "title_zh", "section"]]\n'
+            '         .rename(columns={"section": "festival"})\n'
+            '         .astype({"year": int}).sort_values("year").reset_index(drop=True))'
+        )
+    },
+    # the quantity column filled with another column's data (the section)
+    "quantity_wrong_data": {
+        "q8_reception": (
+            'reception = by_id.loc[RECEPTION_IDS, ["section", "value"]].reset_index()\n'
+            'reception = reception.rename(columns={"section": "quantity"})\n'
+            'reception["date"] = pd.to_datetime(reception["value"])\n'
+            'release_day = pd.Timestamp(by_id.loc["nc_china_release_date", "value"])\n'
+            'reception["days_from_release"] = (reception["date"] - release_day).dt.days\n'
+            'reception = reception.drop(columns="value").sort_values("date").reset_index(drop=True)'
+        )
+    },
     # both end days counted, as if counting days of a run (8 to 10 July = 3 days)
     "inclusive_day_count": {
         "q4_day_counts": (
@@ -73,6 +93,8 @@ WRONG = {
     },
 }
 EXPECTED_LOSS = {
+    "festival_wrong_data": {"q1_filmography_tests"},
+    "quantity_wrong_data": {"q8_reception_tests"},
     "inclusive_day_count": {"q4_day_counts_tests"},
     "phases_not_months": {"q5_shoot_months_tests"},
     "zeros_dropped": {"q6_stance_counts_tests"},
@@ -99,7 +121,106 @@ ALTERNATIVE = {
 }
 
 
-CORRECT = {"alternative": ALTERNATIVE}
+# More correct answers in other idioms: another column order, explode() instead of a
+# loop, a loop of dicts instead of vectorised columns, map() instead of a merge, NumPy
+# integers where an int is asked for, value_counts(normalize=True).
+OTHER_IDIOMS = {
+    "q1_filmography": (
+        'films = filmography.sort_values("year", ignore_index=True)'
+        '[["title_en", "festival", "year", "title_zh"]]'
+    ),
+    "q3_ages": (
+        "import numpy as np\n"
+        'birth_year = np.int64(by_id.loc["nc_director_birth_year", "value"])\n'
+        'ages = pd.Series([y - birth_year for y in films["year"]], index=films["title_en"])'
+    ),
+    "q4_day_counts": (
+        "import numpy as np\n"
+        "d = lambda k: np.datetime64(by_id.loc[k, 'value'])\n"
+        "days_premiere_to_release = (d('nc_china_release_date')"
+        " - d('nc_berlin_premiere_date')).astype(int)\n"
+        "days_vlog_to_100m = (d('nc_gross_by_sep7_date') - d('nc_vlog_post_date')).astype(int)"
+    ),
+    "q5_shoot_months": (
+        "c = calendar.assign(month=[list(pd.period_range(s, e, freq='M'))\n"
+        "                           for s, e in zip(calendar['start'], calendar['end'])])\n"
+        "shoot_months = c.explode('month')[['season', 'month']].reset_index(drop=True)\n"
+        "months_by_season = shoot_months.groupby('season').size()"
+    ),
+    "q7_criticism_share": (
+        "share_criticism = voices['stance'].value_counts(normalize=True).get('criticism', 0.0)\n"
+        "criticism_by_article = voices.groupby('article')['stance'].apply(\n"
+        "    lambda s: (s == 'criticism').mean())"
+    ),
+    "q8_reception": (
+        "rows = []\n"
+        "release = pd.Timestamp(by_id.loc['nc_china_release_date', 'value'])\n"
+        "for i in RECEPTION_IDS:\n"
+        "    d = pd.Timestamp(by_id.loc[i, 'value'])\n"
+        "    rows.append({'days_from_release': (d - release).days, 'date': d,\n"
+        "                 'quantity': by_id.loc[i, 'quantity'], 'id': i})\n"
+        "reception = pd.DataFrame(rows).sort_values('date').reset_index(drop=True)"
+    ),
+    "q10_printed_ages": (
+        "p = people.dropna(subset=['age_figure_id'])\n"
+        "ages = p['age_figure_id'].map(by_id['value']).astype(float).to_numpy()\n"
+        "printed_ages = pd.Series(ages, index=p['name'])"
+    ),
+}
+
+CORRECT = {"alternative": ALTERNATIVE, "other_idioms": OTHER_IDIOMS}
+
+# The typed-numbers student (tests/exercise_fixtures.py): every result a literal, the
+# timeline drawn from typed dates and totals.
+TYPED = {
+    "q1_filmography": "films = {{films}}",
+    "q2_gaps": "gaps = {{gaps}}\nlongest_gap_film = {{longest_gap_film}}",
+    "q3_ages": "birth_year = {{birth_year}}\nages = {{ages}}",
+    "q4_day_counts": (
+        "days_premiere_to_release = {{days_premiere_to_release}}\n"
+        "days_vlog_to_100m = {{days_vlog_to_100m}}"
+    ),
+    "q5_shoot_months": "shoot_months = {{shoot_months}}\nmonths_by_season = {{months_by_season}}",
+    "q6_stance_counts": "stance_counts = {{stance_counts}}",
+    "q7_criticism_share": (
+        "share_criticism = {{share_criticism}}\ncriticism_by_article = {{criticism_by_article}}"
+    ),
+    "q8_reception": "reception = {{reception}}",
+    "q9_timeline_plot": (
+        "fig, ax = plt.subplots()\n"
+        'ax.plot({{list(cumulative["date"])}}, {{cumulative["million_yuan"].tolist()}})\n'
+        'for d in {{list(reception["date"])}}:\n'
+        "    ax.axvline(d)\n"
+        'ax.set_xlabel("Date")\n'
+        'ax.set_ylabel("Cumulative box office (million yuan)")\n'
+        'ax.set_title("Box office and events")'
+    ),
+    "q10_printed_ages": "printed_ages = {{printed_ages}}",
+}
+
+Contract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)
 
 
-TestContract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)
+class TestContract(TypedNumbers, Contract):
+    TYPED = TYPED
+
+    def test_messages_say_what_is_expected(self, course):
+        """Wrong data in a column is named; an unanswered question names the variable."""
+        msg = error_message(course, "festival_wrong_data", ASSIGNMENT, "q1_filmography_tests")
+        assert "festival" in msg, msg
+        msg = error_message(course, "quantity_wrong_data", ASSIGNMENT, "q8_reception_tests")
+        assert "quantity" in msg, msg
+        for grade_id in AUTOGRADED:
+            msg = error_message(course, "blank", ASSIGNMENT, grade_id)
+            assert "is not defined: run your answer cell, and keep the variable name" in msg, (
+                grade_id, msg)
+
+
+class TestRobustness(RobustnessRun):
+    """The robustness run on this problem set: correct answers keep full marks, typed
+    numbers lose every data-following question."""
+
+    ASSIGNMENT = ASSIGNMENT
+    AUTOGRADED = AUTOGRADED
+    CORRECT = CORRECT
+    TYPED = TYPED

@@ -29,6 +29,7 @@ import nbformat
 from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult
 from .executors import Backend, open_backend, run_task
 from .guard import add_guard, remove_guard
+from .robustness import robust_record, robust_task_args, robustness_setup
 from .sandbox import Limits, check_sandbox
 
 # The grading machinery failed (a worker died for good, no worker was available):
@@ -51,6 +52,7 @@ class Outcome:
     seconds: float = 0.0
     notebooks: dict[str, str] = field(default_factory=dict)  # notebook -> status
     workers: list[str] = field(default_factory=list)  # who executed its notebooks
+    robust_only: list[str] = field(default_factory=list)  # tests failed only on perturbed data
 
 
 def load_config(root: Path):
@@ -273,6 +275,7 @@ def autograde(
     backend: Backend | None = None,
     progress: Callable[[Outcome], None] | None = None,
     worker_wait: float = 120.0,
+    robustness: bool = False,
 ) -> list[Outcome]:
     """Grade the submissions of ``assignment`` found in ``root/submitted``.
 
@@ -282,6 +285,7 @@ def autograde(
     anything if ``sandbox`` is true and the sandbox cannot start. If no worker is
     available for ``worker_wait`` seconds, the submissions still waiting are recorded
     as failed (and graded again by the next run) instead of stalling the batch.
+    With ``robustness``, each submission also runs on perturbed data (:mod:`.robustness`).
     """
     root = Path(root).resolve()
     config = load_config(root)
@@ -312,6 +316,7 @@ def autograde(
     if not pending:
         return [outcomes[s] for s in students]
 
+    robust = robustness_setup(root, config, assignment, limits, sandbox) if robustness else None
     own_backend = backend is None
     backend = backend or open_backend(executor, jobs=jobs, scheduler=scheduler, sandbox=sandbox)
 
@@ -354,7 +359,8 @@ def autograde(
                 student, notebook_id, notebook, files = ready.pop(0)
                 try:
                     future = backend.pool.submit(
-                        run_task, notebook, files, limits, sandbox, (str(root),)
+                        run_task, notebook, files, limits, sandbox, (str(root),),
+                        *robust_task_args(robust, notebook_id, files),
                     )
                 except Exception as exc:  # e.g. a local pool broken by a killed worker
                     settle(student, notebook_id, STATUS_WORKER_FAILED,
@@ -398,6 +404,7 @@ def autograde(
                            f"worker failed: {type(exc).__name__}: {exc}")
                     continue
                 record(config, assignment, student, notebook_id, result)
+                robust_record(robust, config, pending[student], student, notebook_id, result)
                 pending[student]["workers"].add(result.worker)
                 settle(student, notebook_id, result.status, result.reason)
     finally:
@@ -420,7 +427,7 @@ def _finish(config, root, outcomes, pending, assignment, student) -> None:
     outcomes[student] = Outcome(
         student, assignment, status, reason, score, max_score,
         time.monotonic() - state["started"], {nb: s for nb, (s, _) in statuses.items()},
-        sorted(state["workers"]),
+        sorted(state["workers"]), sorted(state.get("robust_only", ())),
     )
     # a failure of the grading machinery, not of the submission: graded again next run
     final = not any(s == STATUS_WORKER_FAILED for s, _ in statuses.values())

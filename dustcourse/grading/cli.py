@@ -34,6 +34,9 @@ def grade() -> None:
               help="Regrade submissions already graded (default: skip unchanged ones).")
 @click.option("--no-sandbox", "no_sandbox", is_flag=True,
               help="Run student code WITHOUT the sandbox (trusted code only).")
+@click.option("--no-robustness", "no_robustness", is_flag=True,
+              help="Skip the robustness run (the second run on perturbed data): "
+                   "quicker, but typed-in answers are not caught.")
 @click.option("--cell-timeout", type=click.IntRange(1), default=None,
               help="Seconds per cell. Default: Execute.timeout of nbgrader_config.py.")
 @click.option("--notebook-timeout", type=click.IntRange(1), default=600, show_default=True,
@@ -41,7 +44,7 @@ def grade() -> None:
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
 def autograde_command(assignment, students, jobs, executor, scheduler, force, no_sandbox,
-                      cell_timeout, notebook_timeout, root):
+                      no_robustness, cell_timeout, notebook_timeout, root):
     """Autograde ASSIGNMENT for every student in submitted/ (or the named ones).
 
     \b
@@ -50,6 +53,7 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
       dustcourse grade autograde ps0-warmup --student alice --force
       dustcourse grade autograde ps0-warmup --executor dask --scheduler tcp://10.0.0.5:8786
     """
+    from ..perturb import PerturbationError
     from .autograde import autograde, load_config, submitted_students
     from .sandbox import Limits, SandboxUnavailable
 
@@ -61,6 +65,7 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
     names = list(students) or submitted_students(root.resolve(), assignment, config)
     if not names:
         raise click.ClickException(f"no submissions of {assignment} in submitted/")
+    _require_generated(config, assignment)
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
     if no_sandbox:
@@ -77,20 +82,53 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
         try:
             outcomes = autograde(root, assignment, names, jobs=jobs, force=force,
                                  sandbox=not no_sandbox, limits=limits, executor=executor,
-                                 scheduler=scheduler, progress=progress)
+                                 scheduler=scheduler, progress=progress,
+                                 robustness=not no_robustness)
         except SandboxUnavailable as exc:
             raise click.ClickException(
                 f"{exc}\nRefusing to run student code unsandboxed; pass --no-sandbox to "
                 "grade trusted notebooks without it."
             ) from exc
+        except PerturbationError as exc:
+            raise click.ClickException(
+                f"cannot make the robustness run's data: {exc}\nFix data/perturbations.json, "
+                "or pass --no-robustness to grade without the robustness run.") from exc
         except OSError as exc:  # e.g. no Dask scheduler at that address
             raise click.ClickException(f"cannot reach the workers: {exc}") from exc
         bar.update(len(names) - bar.pos)
     click.echo(summary_table(outcomes))
     click.echo(f"{tally.line()} in {tally.elapsed():.0f} s")
     click.echo(workers_line(outcomes))
+    if not no_robustness:
+        from .robustness import instructor_warnings
+
+        for line in instructor_warnings(root.resolve(), assignment):
+            click.secho(f"Robustness run: {line}", fg="yellow")
     if any(o.status not in ("ok", "skipped") for o in outcomes):
         click.echo("Some submissions could not be fully graded: see the status column.")
+
+
+def _require_generated(config, assignment: str) -> None:
+    """Refuse, with what to run first, an assignment the gradebook does not know yet
+    (nbgrader records an assignment and its tests when it generates the student version)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .autograde import _coursedir
+
+    coursedir = _coursedir(config)
+    db_file = coursedir.db_url.removeprefix("sqlite:///")
+    if db_file == coursedir.db_url or Path(db_file).is_file():  # not SQLite, or a file
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+            try:
+                gb.find_assignment(assignment)
+                return
+            except MissingEntry:
+                pass
+    raise click.ClickException(
+        f"{assignment} is not in the gradebook ({coursedir.db_url}) yet: run "
+        "`dustcourse exercises generate` first (it generates the student versions and "
+        "records each assignment's tests), then autograde again"
+    )
 
 
 class Tally:
@@ -140,6 +178,10 @@ def summary_table(outcomes) -> str:
         counts[o.status] = counts.get(o.status, 0) + 1
     lines.append("")
     lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    robust = sum(len(getattr(o, "robust_only", ())) for o in outcomes)
+    if robust:
+        lines.append(f"{robust} answer(s) failed only the robustness run (right on the real "
+                     "data, wrong on the perturbed copy: typed in, or not following the data)")
     return "\n".join(lines)
 
 

@@ -40,6 +40,7 @@ class ExecutionResult:
     reason: str
     seconds: float
     worker: str = ""  # who ran it (Dask worker address, or host:pid)
+    robust: ExecutionResult | None = None  # the robustness run (perturbed data), if any
 
 
 def _safe_relative(name: str) -> PurePosixPath:

@@ -49,12 +49,15 @@ def _folders_to_hide(hide: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def run_task(
-    notebook: str, files: dict[str, bytes], limits: Limits, sandbox: bool, hide: tuple[str, ...]
+    notebook: str, files: dict[str, bytes], limits: Limits, sandbox: bool, hide: tuple[str, ...],
+    robust_files: dict[str, bytes] | None = None, robust_tests: frozenset[str] = frozenset(),
 ) -> ExecutionResult:
     """Execute one prepared notebook on this worker; the unit of work of every executor.
 
-    Raises :class:`SandboxUnavailable` (naming this worker) instead of running student
-    code without the sandbox.
+    With ``robust_files`` (the perturbed data, see :mod:`.robustness`), the notebook runs
+    a second time on them if it passed any of ``robust_tests``; that run is
+    ``result.robust``. Raises :class:`SandboxUnavailable` (naming this worker) instead
+    of running student code without the sandbox.
     """
     where = _worker_name()
     if sandbox:
@@ -65,6 +68,11 @@ def run_task(
     result = execute_notebook(notebook, files, limits=limits, sandbox=sandbox,
                               hide=_folders_to_hide(hide))
     result.worker = where
+    if robust_files is not None:
+        from .robustness import run_again
+
+        result.robust = run_again(result, notebook, robust_files, robust_tests, limits,
+                                  sandbox, _folders_to_hide(hide))
     return result
 
 

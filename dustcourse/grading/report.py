@@ -76,6 +76,7 @@ class StudentResult:
     cell_timeouts: int = 0  # cells interrupted by the per-cell time limit
     sandbox_refusals: list[str] = field(default_factory=list)
     code: str = ""  # what the student wrote (unlocked code cells)
+    robust_only: list[str] = field(default_factory=list)  # failed only the robustness run
 
 
 @dataclass
@@ -154,7 +155,8 @@ def load_class(
                                                 assignment))
             result = StudentResult(student, float(submission.score),
                                    float(submission.max_score), run.get("status", "unknown"),
-                                   run.get("reason", ""), {}, {})
+                                   run.get("reason", ""), {}, {},
+                                   robust_only=list(run.get("robust_only", [])))
             for notebook in submission.notebooks:
                 path = folder / f"{notebook.name}.ipynb"
                 nb = None
@@ -331,6 +333,9 @@ def build_report(
                                               if s.sandbox_refusals),
         "manual_pending": sum(1 for s in results.students
                               for v in s.scores.values() if v is None),
+        # answers right on the real data, wrong on the perturbed copy (issue 20)
+        "robust_only": sum(len(s.robust_only) for s in results.students),
+        "students_with_robust_only": sum(1 for s in results.students if s.robust_only),
     }
 
     codes = {s.student: s.code for s in results.students}
@@ -373,10 +378,10 @@ def _write_csvs(out: Path, results: ClassResults, stats: list[ItemStats],
         writer = csv.writer(handle)
         names = [it.name for it in results.items]
         writer.writerow(["student", "score", "max_score", "status", "cell_timeouts",
-                         "sandbox_refusals", *names])
+                         "sandbox_refusals", "robust_only", *names])
         for s in results.students:
             writer.writerow([s.student, f"{s.score:g}", f"{s.max_score:g}", s.status,
-                             s.cell_timeouts, len(s.sandbox_refusals),
+                             s.cell_timeouts, len(s.sandbox_refusals), len(s.robust_only),
                              *("" if s.scores.get(n) is None else f"{s.scores[n]:g}"
                                for n in names)])
     with pairs_csv.open("w", newline="", encoding="utf-8") as handle:
@@ -431,9 +436,12 @@ def render_html(report: Report, files: dict[str, Path]) -> str:
          f"{counts['sandbox_refusals']} ({counts['students_with_sandbox_refusals']})"),
         ("Hand-graded answers still to grade", counts["manual_pending"]),
         ("Similarity flags (pairs to review)", len(r.flagged)),
+        ("Answers that failed only the robustness run (students)",
+         f"{counts['robust_only']} ({counts['students_with_robust_only']})"),
     ]
     failing = {st.item: sum(1 for s in res.students if (s.scores.get(st.item) or 0) < st.max_score)
                for st in r.item_stats}
+    robust = Counter(item for s in res.students for item in s.robust_only)
     flagged_with: dict[str, list[str]] = {}
     for p in r.flagged:
         flagged_with.setdefault(p.first, []).append(p.second)
@@ -452,6 +460,9 @@ def render_html(report: Report, files: dict[str, Path]) -> str:
             notes.append("sandbox: " + _ellipsis("; ".join(s.sandbox_refusals), 200))
         if s.status not in ("ok", "skipped") and s.reason:
             notes.append(_ellipsis(s.reason, 120))
+        if s.robust_only:
+            notes.append("failed only the robustness run (answer does not follow the data): "
+                         + ", ".join(_short(i) for i in s.robust_only))
         if s.student in flagged_with:
             notes.append("similar to " + ", ".join(flagged_with[s.student]))
         pct = 100 * s.score / s.max_score if s.max_score else 0
@@ -469,6 +480,7 @@ def render_html(report: Report, files: dict[str, Path]) -> str:
         r=r, css=Markup(css), csp=content_security_policy(css, images="'self' data:"),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         max_points=res.students[0].max_score, summary=summary, failing=failing,
+        robust=robust,
         band=discrimination_label,
         pending=[it.name for it in res.items if it.name not in r.analysed_items],
         items_height=int(150 * max(2.4, 0.45 * len(r.item_stats) + 1.2)),

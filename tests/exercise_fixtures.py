@@ -1,0 +1,232 @@
+"""The typed-numbers student: every answer a literal copied from the solution's output.
+
+A student who runs the instructor's solution (or a friend's notebook) and types the
+printed results into the answer cells scores full marks on the real data. The
+robustness run (the same hidden tests on a perturbed copy of the data) must take those
+points away for every question that follows the data. :func:`typed_answers` builds
+that student from the solution itself, so the fixture stays a faithful copy when the
+data change: the source notebook is executed once, and each answer cell becomes code
+that assigns the values the solution computed, as literals.
+
+A spec maps an answer cell's grade id to its typed code, a template in which
+``{{expression}}`` is replaced by the literal of that expression's value at the end of
+the solution run (``{{pairs}}``, ``{{cumulative["date"]}}``). Functions cannot be typed:
+a template keeps their definition.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+
+import nbformat
+import pytest
+
+# Runs in the solution's kernel: Python source that rebuilds a value from literals.
+_LITERAL = r'''
+def _typed_literal(x):
+    import math
+    import numpy as np
+    import pandas as pd
+
+    def scalar(v):
+        if isinstance(v, (bool, np.bool_)):
+            return repr(bool(v))
+        if isinstance(v, (int, np.integer)):
+            return repr(int(v))
+        if isinstance(v, (float, np.floating)):
+            return "float('nan')" if math.isnan(v) else repr(float(v))
+        if isinstance(v, str):
+            return repr(v)
+        if isinstance(v, pd.Timestamp):
+            return f"pd.Timestamp({str(v)!r})"
+        if isinstance(v, pd.Period):
+            return f"pd.Period({str(v)!r}, freq={v.freqstr!r})"
+        if v is None:
+            return "None"
+        raise TypeError(f"cannot type a {type(v).__name__}")
+
+    def values(seq):
+        return "[" + ", ".join(scalar(v) for v in seq) + "]"
+
+    def index(ix):
+        if isinstance(ix, pd.MultiIndex):
+            return (f"pd.MultiIndex.from_tuples({[tuple(t) for t in ix]!r}, "
+                    f"names={list(ix.names)!r})")
+        return f"pd.Index({values(ix)}, name={ix.name!r})"
+
+    if isinstance(x, pd.DataFrame):
+        cols = ", ".join(f"{c!r}: {values(x[c])}" for c in x.columns)
+        return f"pd.DataFrame({{{cols}}}, index={index(x.index)})"
+    if isinstance(x, pd.Series):
+        return f"pd.Series({values(x)}, index={index(x.index)}, name={x.name!r})"
+    if isinstance(x, pd.Index):
+        return index(x)
+    if isinstance(x, (list, tuple)):
+        return values(x)
+    return scalar(x)
+'''
+
+_PLACEHOLDER = re.compile(r"\{\{(.+?)\}\}")
+
+
+_TYPED_CACHE: dict[tuple, dict[str, str]] = {}
+
+
+def typed_answers(source: Path, templates: dict[str, str], timeout: int = 120) -> dict[str, str]:
+    """grade_id -> typed code: ``templates`` with every ``{{expression}}`` replaced by
+    the literal of its value after the solution notebook ``source`` has run (in its
+    own folder, so that it reads its data/). Computed once per session for the same
+    notebook, data and templates."""
+    import hashlib
+
+    digest = hashlib.sha256(source.read_bytes())
+    for path in sorted((source.parent / "data").glob("*")):
+        digest.update(path.name.encode() + path.read_bytes())
+    key = (digest.hexdigest(), tuple(sorted(templates.items())))
+    if key not in _TYPED_CACHE:
+        _TYPED_CACHE[key] = _typed_answers(source, templates, timeout)
+    return dict(_TYPED_CACHE[key])
+
+
+def _typed_answers(source: Path, templates: dict[str, str], timeout: int) -> dict[str, str]:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(source, as_version=4)
+    expressions = sorted({m.group(1) for t in templates.values() for m in _PLACEHOLDER.finditer(t)})
+    probe = _LITERAL + "\nimport json as _json\nprint(_json.dumps({"
+    probe += ", ".join(f"{e!r}: _typed_literal({e})" for e in expressions) + "}))"
+    nb.cells.append(nbformat.v4.new_code_cell(probe))
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(source.parent)}}).execute()
+    import json
+
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+    literals = json.loads(text.strip().splitlines()[-1])
+    return {gid: _PLACEHOLDER.sub(lambda m: literals[m.group(1)], t)
+            for gid, t in templates.items()}
+
+
+def error_message(course, student: str, assignment: str, grade_id: str) -> str:
+    """The error a graded cell showed in a student's autograded notebook ('' if none):
+    the message the student reads in the feedback."""
+    path = course.root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return "\n".join(f"{o.ename}: {o.evalue}" for o in cell.get("outputs", [])
+                             if o.output_type == "error")
+    raise KeyError(grade_id)
+
+
+class TypedNumbers:
+    """Mixin for an ExerciseContract class: submits the typed-numbers student (TYPED:
+    {answer grade id: template}) and checks that it is a faithful copy (full marks on
+    the real data). Which points it loses in the robustness run is checked there."""
+
+    TYPED: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def submit_more(cls, course) -> None:
+        from dustcourse.submissions import make_submission
+
+        super().submit_more(course)
+        release, source = course.release(cls.ASSIGNMENT), course.source(cls.ASSIGNMENT)
+        typed = typed_answers(source, cls.TYPED)
+        course.submit("typed_numbers", cls.ASSIGNMENT, make_submission(release, source, typed))
+
+    def test_typed_numbers_score_full_marks_on_the_real_data(self, course):
+        assert self.autograded(course, "typed_numbers") == self.AUTOGRADED
+
+
+def assert_holds_verdicts(assignment: str) -> None:
+    """The problem set's text defines the verdicts with dustcourse.verdicts' words."""
+    from conftest import ROOT
+
+    from dustcourse.verdicts import markdown
+
+    text = (ROOT / "solutions" / assignment / f"{assignment}.md").read_text()
+    assert " ".join(markdown().split()) in " ".join(text.split()), (
+        f"{assignment} should print dustcourse.verdicts.markdown() verbatim"
+    )
+
+
+ROBUST_SECRET = "fixed-test-secret"  # tests must not depend on a random course secret
+
+
+def data_following(source: Path) -> set[str]:
+    """Grade ids of the autograded test cells that follow the data (no
+    ``dustcourse: {follows_data: false}`` in the source notebook)."""
+    from dustcourse.grading.robustness import follows_data
+
+    nb = nbformat.read(source, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+            and not c.metadata["nbgrader"].get("solution") and follows_data(c.metadata)}
+
+
+class RobustnessRun:
+    """One class per problem set graded by `dustcourse grade autograde` with the
+    robustness run (sandbox on, two workers, a fixed secret): the solution, the correct
+    answers in other idioms (CORRECT) and the typed-numbers student (TYPED). Correct
+    answers keep full marks in both runs; the typed numbers lose every data-following
+    question, and only those."""
+
+    ASSIGNMENT: ClassVar[str]
+    AUTOGRADED: ClassVar[dict[str, float]]
+    CORRECT: ClassVar[dict[str, dict[str, str]]]
+    TYPED: ClassVar[dict[str, str]]
+
+    def pytest_generate_tests(self, metafunc):
+        if "robust_student" in metafunc.fixturenames:
+            metafunc.parametrize("robust_student", ["perfect", *sorted(self.CORRECT)])
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def robust_class(cls, tmp_path_factory):
+        """(course, {student: Outcome}) of the class graded with the robustness run."""
+        import os
+
+        from conftest import Course
+
+        from dustcourse.grading.autograde import autograde
+        from dustcourse.submissions import make_submission
+
+        root = tmp_path_factory.mktemp(f"robust-{cls.ASSIGNMENT}") / "course"
+        root.mkdir()
+        course = Course(root)
+        release, source = course.generate(cls.ASSIGNMENT)
+        course.submit_answers("perfect", cls.ASSIGNMENT)
+        for student, answers in cls.CORRECT.items():
+            course.submit_answers(student, cls.ASSIGNMENT, answers)
+        typed = typed_answers(source, cls.TYPED)
+        course.submit("typed_numbers", cls.ASSIGNMENT, make_submission(release, source, typed))
+        old = os.environ.get("DUSTCOURSE_GRADING_SECRET")
+        os.environ["DUSTCOURSE_GRADING_SECRET"] = ROBUST_SECRET
+        try:
+            outcomes = autograde(course.root, cls.ASSIGNMENT, jobs=2, robustness=True)
+        finally:
+            if old is None:
+                del os.environ["DUSTCOURSE_GRADING_SECRET"]
+            else:
+                os.environ["DUSTCOURSE_GRADING_SECRET"] = old
+        return course, {o.student: o for o in outcomes}
+
+    def scores(self, course, student):
+        scores = course.scores(student, self.ASSIGNMENT)
+        return {k: scores[k] for k in self.AUTOGRADED}
+
+    def test_correct_answers_keep_full_marks_in_both_runs(self, robust_class, robust_student):
+        course, outcomes = robust_class
+        assert outcomes[robust_student].status == "ok", outcomes[robust_student].reason
+        assert outcomes[robust_student].robust_only == []
+        assert self.scores(course, robust_student) == self.AUTOGRADED
+
+    def test_typed_numbers_lose_every_data_following_question(self, robust_class):
+        course, outcomes = robust_class
+        following = data_following(course.source(self.ASSIGNMENT))
+        assert following and following < set(self.AUTOGRADED)
+        assert outcomes["typed_numbers"].robust_only == sorted(following)
+        assert self.scores(course, "typed_numbers") == {
+            k: (0 if k in following else v) for k, v in self.AUTOGRADED.items()}

@@ -1,0 +1,87 @@
+"""A typed-numbers submission: every answer a constant copied from the solution's output.
+
+:func:`typed_answers` runs the solution notebook of an assignment once (on the real
+data, no sandbox: it is the instructor's code) and returns, for each answer cell, code
+that assigns each name the solution's answer cell defines its value as a constant
+(``{grade_id: code}``, the form :func:`dustcourse.submissions.make_submission` takes).
+Such a submission scores full marks on the real data and must lose every data-following
+question in the robustness run. Answer cells whose values cannot be written as constants
+(a function, a figure) keep the solution's code.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+_SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+
+# Runs in the solution's kernel: each name as code that rebuilds it from a constant.
+_DUMP = '''
+import json as _json, pickle as _pickle, types as _types
+def _typed_constant(value):
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return repr(value)
+    if isinstance(value, (list, tuple, dict)) and repr(value).isascii():
+        try:
+            if eval(repr(value)) == value:
+                return repr(value)
+        except Exception:
+            pass
+    if isinstance(value, (_types.FunctionType, _types.ModuleType, type)):
+        return None
+    module = type(value).__module__.split(".")[0]
+    if module not in ("pandas", "numpy"):
+        return None  # a figure, an axis...
+    return ("__import__('pickle').loads(bytes.fromhex(%r))"
+            % _pickle.dumps(value).hex())
+print(_json.dumps({_n: _typed_constant(globals()[_n]) for _n in NAMES if _n in globals()}))
+'''
+
+
+def _assigned_names(code: str) -> list[str]:
+    names = []
+    for node in ast.parse(code).body:
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name) and name.id not in names:
+                    names.append(name.id)
+    return names
+
+
+def typed_answers(source_notebook: Path) -> dict[str, str]:
+    """{answer grade id: code assigning constants} for the solution in ``source_notebook``."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(source_notebook, as_version=4)
+    answers: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
+            match = _SOLUTION.search(cell.source)
+            if match:
+                answers[meta["grade_id"]] = _assigned_names(match.group(1))
+                sources[meta["grade_id"]] = cell.source
+    names = sorted({n for ns in answers.values() for n in ns})
+    nb.cells.append(nbformat.v4.new_code_cell(_DUMP.replace("NAMES", repr(names))))
+    NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(source_notebook.parent)}}).execute()
+    output = next(o for o in nb.cells[-1].outputs if o.get("name") == "stdout")
+    constants = json.loads(output["text"])
+    typed = {}
+    for grade_id, assigned in answers.items():
+        if assigned and all(constants.get(n) is not None for n in assigned):
+            code = "".join(f"{n} = {constants[n]}\n" for n in assigned)
+            # the cell's own lines outside the solution (constants it gives, a display)
+            typed[grade_id] = _SOLUTION.sub(lambda _, code=code: code, sources[grade_id])
+    return typed
