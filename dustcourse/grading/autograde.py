@@ -216,13 +216,14 @@ def autograde(
 
     def prepare_next() -> None:
         student = waiting.pop(0)
-        error = prepare(config, assignment, student)
-        items = [] if error else _work_items(config, assignment, student)
-        if error or not items:
+        prepared = prepare(config, assignment, student)
+        items = [] if prepared.error else _work_items(config, assignment, student)
+        if prepared.error or not items:
             _finish_failed(config, root, outcomes, pending, assignment, student,
-                           error or "no notebook of this assignment was submitted")
+                           prepared.error or "no notebook of this assignment was submitted")
             done(student)
             return
+        pending[student]["notes"] = prepared.notes  # what preparing repaired: in the reason
         pending[student]["left"] = len(items)
         ready.extend((student, *item) for item in items)
 
@@ -305,6 +306,7 @@ def _finish(config, root, outcomes, pending, assignment, student) -> None:
     reason = "; ".join(f"{nb}: {r}" for nb, (_, r) in bad.items() if r) or "; ".join(
         r for _, r in statuses.values() if r
     )
+    reason = "; ".join(filter(None, [*state.get("notes", []), reason]))
     if any(s in (STATUS_ERROR, STATUS_WORKER_FAILED) for s, _ in statuses.values()):
         _zero_scores(config, assignment, student)
     score, max_score = _scores(config, assignment, student)

@@ -1,21 +1,51 @@
 """Prepare a submission for execution, and record a submission that failed.
 
 The coordinator (:mod:`.autograde`) calls :func:`prepare` for each submission before
-handing it to a worker: nbgrader's own sanitising step writes the notebook to grade
-into ``autograded/`` and registers the submission in the gradebook.
+handing it to a worker. The notebook to grade is rebuilt from the assignment itself:
+every locked cell, test and task comes from nbgrader's gradebook (the instructor's
+version, hidden tests included), in the order of the source notebook, and each answer
+cell is filled with the student's matching cell. A student's cell is matched to an
+answer by its nbgrader grade id, else by position (between the same matched
+neighbours) and content; cells the student added stay where they were. So a deleted
+or renamed cell, nbgrader metadata that an editor stripped or that an older or newer
+nbgrader wrote, or an old notebook format cost nothing but what is really missing: an
+answer cell that is gone scores 0 for its question only. nbgrader's own sanitising
+step then runs on the rebuilt notebook, writes it into ``autograded/`` and registers
+the submission in the gradebook. What was repaired is said in words in
+:attr:`Prepared.notes` (the outcome's reason); what cannot be graded at all in
+:attr:`Prepared.error`.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import logging
+import shutil
 import time
 import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+SCHEMA_VERSION = 3  # the nbgrader cell metadata schema this module writes (nbgrader 0.9)
+_COMPARED_CHARS = 4000  # similarity of cells is judged on their start (bounded cost)
+# What a deleted answer's tests run instead: they fail, and say why.
+DELETED_ANSWER_TEST = (
+    "# The answer cell of {answer} was deleted from the submission: this test scores 0.\n"
+    'raise type("AnswerCellDeleted", (Exception,), {{}})(\n'
+    '    "the answer cell of {answer} was deleted: 0 for this question")'
+)
 
 
-def _coursedir(config):
-    from .autograde import _coursedir as coursedir
+@dataclass
+class Prepared:
+    """How the preparation of one submission went."""
 
-    return coursedir(config)
+    error: str | None = None  # the submission cannot be graded at all (why, and what to do)
+    notes: list[str] = field(default_factory=list)  # what was repaired, for the instructor
 
 
 class _Capture(logging.Handler):
@@ -75,19 +105,336 @@ def _overwrite_cells():
     return OverwriteKnownCells
 
 
-def prepare(config, assignment: str, student: str) -> str | None:
-    """nbgrader's sanitising step for one submission; the error text if it failed."""
+def _coursedir(config):
+    from .autograde import _coursedir as coursedir
+
+    return coursedir(config)
+
+
+def _nbgrader_meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _grade_id(cell) -> str | None:
+    grade_id = _nbgrader_meta(cell).get("grade_id")
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def _text(source: str) -> str:
+    """A cell's text for comparison: line ends and trailing blanks do not count."""
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def _similarity(a: str, b: str) -> float:
+    a, b = _text(a)[:_COMPARED_CHARS], _text(b)[:_COMPARED_CHARS]
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() if a and b else 0.0
+
+
+@dataclass
+class _Cell:
+    """One cell of the assignment that nbgrader knows (locked, test, task or answer)."""
+
+    grade_id: str
+    cell_type: str
+    role: str  # answer, test, task or locked
+    source: str  # the gradebook's: the released stub of an answer, a test with hidden parts
+    released: str  # as students received it (hidden tests removed)
+    solution: str  # the instructor's answer (answer cells; for matching only)
+    meta: dict  # its nbgrader metadata
+
+
+def _skeleton(gb, coursedir, config, assignment: str, notebook_id: str) -> list[_Cell]:
+    """The assignment's nbgrader cells from the gradebook, in the source notebook's order."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    notebook = gb.find_notebook(notebook_id, assignment)
+    sources = {c.name: c for c in notebook.source_cells}
+    grades = {c.name: c for c in notebook.grade_cells}
+    tasks = {c.name: c for c in notebook.task_cells}
+    solutions = {c.name for c in notebook.solution_cells}
+    order: list[str] = []
+    solution_text: dict[str, str] = {}
+    path = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    try:
+        for cell in nbformat.read(path / f"{notebook_id}.ipynb", as_version=4).cells:
+            grade_id = _grade_id(cell)
+            if grade_id in sources and grade_id not in solution_text:
+                order.append(grade_id)
+                solution_text[grade_id] = cell.source
+    except (OSError, ValueError):  # no source notebook: the gradebook's order
+        pass
+    order += [name for name in sources if name not in solution_text]
+    hidden = ClearHiddenTests(config=config)
+    cells = []
+    for name in order:
+        source_cell = sources[name]
+        meta = {"grade": name in grades, "grade_id": name, "locked": bool(source_cell.locked),
+                "schema_version": SCHEMA_VERSION, "solution": name in solutions,
+                "task": name in tasks}
+        if name in grades or name in tasks:
+            meta["points"] = float((grades.get(name) or tasks[name]).max_score)
+        if source_cell.checksum:
+            meta["checksum"] = source_cell.checksum
+        role = ("answer" if meta["solution"] else "test" if meta["grade"]
+                else "task" if meta["task"] else "locked")
+        released = nbformat.v4.new_code_cell(source_cell.source or "")
+        if role == "test":
+            hidden._remove_hidden_test_region(released)
+        cells.append(_Cell(name, source_cell.cell_type, role, source_cell.source or "",
+                           released.source, solution_text.get(name, ""), meta))
+    return cells
+
+
+def _student_cell(cell):
+    """A cell the student wrote, as a plain cell (no nbgrader metadata, no outputs)."""
+    if cell.get("cell_type") == "markdown":
+        new = nbformat.v4.new_markdown_cell(cell.get("source", ""))
+        if cell.get("attachments"):
+            new.attachments = cell.attachments
+        return new
+    if cell.get("cell_type") == "raw":
+        return nbformat.v4.new_raw_cell(cell.get("source", ""))
+    return nbformat.v4.new_code_cell(cell.get("source", ""))
+
+
+def _match(cells: list, skeleton: list[_Cell]) -> tuple[dict[int, int], int]:
+    """skeleton index -> student index, and how many were matched without their grade id."""
+    index = {c.grade_id: i for i, c in enumerate(skeleton)}
+    match: dict[int, int] = {}
+    # 1. By grade id; of a duplicated cell the last copy counts, as in nbgrader.
+    for j, cell in enumerate(cells):
+        i = index.get(_grade_id(cell))
+        if i is not None:
+            match[i] = j
+    claimed = set(match.values())
+    by_id = len(match)
+    # 2. A cell without a known grade id whose text is that of exactly one cell of the
+    #    assignment as released (a locked cell, a test, an answer left blank).
+    counts = Counter(_text(c.released) for c in skeleton)
+    by_text = {_text(c.released): i for i, c in enumerate(skeleton)
+               if _text(c.released) and counts[_text(c.released)] == 1}
+    for j, cell in enumerate(cells):
+        i = by_text.get(_text(cell.get("source", "")))
+        if (j not in claimed and i is not None and i not in match and _grade_id(cell) not in index
+                and cell.get("cell_type") == skeleton[i].cell_type):
+            match[i] = j
+            claimed.add(j)
+    if not match:
+        return match, 0
+    # 3. An answer by position: among the unlabelled cells of its type between the cells
+    #    matched before and after it, the one most like its stub or the instructor's answer
+    #    (on a tie, the last: the student's final version).
+    for i, answer in enumerate(skeleton):
+        if answer.role != "answer" or i in match:
+            continue
+        before, following = [k for k in match if k < i], [k for k in match if k > i]
+        low = match[max(before)] if before else -1
+        high = match[min(following)] if following else len(cells)
+        candidates = [j for j in range(low + 1, high)
+                      if j not in claimed and cells[j].get("cell_type") == answer.cell_type
+                      and _grade_id(cells[j]) not in index]
+        if candidates:
+            best = max(candidates, key=lambda j: (max(
+                _similarity(cells[j].get("source", ""), answer.released),
+                _similarity(cells[j].get("source", ""), answer.solution)), j))
+            match[i] = best
+            claimed.add(best)
+    return match, len(match) - by_id
+
+
+def _rebuild(nb, skeleton: list[_Cell]) -> tuple[list, list[str], list[str]]:
+    """The cells to grade, the grade ids of deleted answers, and what else was repaired."""
+    cells = nb.cells
+    match, repaired = _match(cells, skeleton)
+    if not match:
+        return [], [], []
+    placed = {j: i for i, j in match.items()}
+    after: dict[int, list] = {}  # skeleton index (-1: the top) -> extra cells placed after it
+    anchor = -1
+    for j, cell in enumerate(cells):
+        if j in placed:
+            anchor = placed[j]
+        else:
+            after.setdefault(anchor, []).append(_student_cell(cell))
+    out = list(after.get(-1, []))
+    deleted: list[str] = []
+    question = None  # the answer cell the tests that follow belong to
+    for i, c in enumerate(skeleton):
+        meta = {"nbgrader": dict(c.meta)}
+        source = c.source
+        if c.role == "answer":
+            question = c.grade_id
+            if i in match:
+                student = cells[match[i]]
+                source = student.get("source", "")
+            else:  # the released stub comes back: nothing to grade in it
+                deleted.append(c.grade_id)
+                meta["dustcourse"] = {"answer_deleted": f"the answer cell of {c.grade_id} was "
+                                                         "deleted: 0 for this question"}
+        elif c.role == "test" and question in deleted:
+            source = DELETED_ANSWER_TEST.format(answer=question)
+            meta["dustcourse"] = {"answer_deleted": f"the answer cell of {question} was "
+                                                     "deleted: 0 for this question"}
+        if c.cell_type == "code":
+            cell = nbformat.v4.new_code_cell(source, metadata=meta)
+        else:
+            cell = nbformat.v4.new_markdown_cell(source, metadata=meta)
+            if c.role == "answer" and i in match and cells[match[i]].get("attachments"):
+                cell.attachments = cells[match[i]].attachments
+        out.append(cell)
+        out.extend(after.get(i, []))
+    notes = []
+    if repaired:
+        had_metadata = any(_nbgrader_meta(cell) for cell in cells)
+        notes.append(
+            f"{repaired} cell(s) had lost or changed their nbgrader metadata and were "
+            "matched to the assignment by position and content" if had_metadata else
+            "the notebook has no nbgrader metadata (an editor or a copy into a new notebook "
+            "dropped it): its answers were found by position and content"
+        )
+    return out, deleted, notes
+
+
+def _schema_note(nb) -> str | None:
+    import nbgrader
+
+    versions = set()
+    for cell in nb.cells:
+        meta = _nbgrader_meta(cell)
+        if meta:
+            version = meta.get("schema_version", 0)
+            versions.add(version if isinstance(version, int) else 0)
+    old, new = sorted(v for v in versions if v < SCHEMA_VERSION), sorted(
+        v for v in versions if v > SCHEMA_VERSION)
+    if new:
+        return (f"the notebook's nbgrader metadata was written by a newer nbgrader (schema "
+                f"{new[-1]}; nbgrader {nbgrader.__version__} here reads schema {SCHEMA_VERSION}): "
+                "its cells were matched to the assignment by grade id and content and graded "
+                "as released; if you released the exercise with a newer nbgrader, grade with "
+                "that version")
+    if old:
+        return (f"the notebook's nbgrader metadata is in an old format (schema {old[0]}): it "
+                "was upgraded automatically, as `nbgrader update` would, and graded as usual")
+    return None
+
+
+def _other_assignment(gb, nb, assignment: str) -> str | None:
+    """The assignment this notebook belongs to, if most of its grade ids are another's."""
+    from nbgrader.api import SourceCell
+
+    ids = {grade_id for grade_id in map(_grade_id, nb.cells) if grade_id}
+    if not ids:
+        return None
+    owners: dict[str, set[str]] = {}
+    for cell in gb.db.query(SourceCell).filter(SourceCell.name.in_(sorted(ids))).all():
+        owners.setdefault(cell.notebook.assignment.name, set()).add(cell.name)
+    mine = len(owners.pop(assignment, ()))
+    other = max(owners, key=lambda name: len(owners[name]), default=None)
+    return other if other and len(owners[other]) > mine else None
+
+
+class _Unpreparable(Exception):
+    pass
+
+
+def _rebuild_preprocessor(config, coursedir, state: dict):
+    """A first sanitising step for nbgrader: the notebook rebuilt from the assignment."""
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class RebuildFromSource(NbGraderPreprocessor):
+        def preprocess(self, nb, resources):
+            notebook_id = resources["nbgrader"]["notebook"]
+            assignment = resources["nbgrader"]["assignment"]
+            with Gradebook(resources["nbgrader"]["db_url"]) as gb:
+                skeleton = _skeleton(gb, coursedir, config, assignment, notebook_id)
+                other = _other_assignment(gb, nb, assignment)
+                cells, deleted, notes = ([], [], []) if other else _rebuild(nb, skeleton)
+                if not cells and skeleton:
+                    state["error"] = (
+                        f"{notebook_id}.ipynb is the notebook of {other}, not of {assignment}"
+                        if other else
+                        f"nothing in {notebook_id}.ipynb belongs to {assignment} (no cell "
+                        "of the exercise was found: another notebook was handed in)"
+                    ) + (": nothing was graded (0); ask the student to submit the notebook "
+                         f"of {assignment}, then grade again")
+                    raise _Unpreparable(state["error"])
+            if nb.metadata.get("orig_nbformat", 4) < 4:
+                notes.append(f"saved in the old notebook format {nb.metadata.orig_nbformat}: "
+                             "converted")
+            note = _schema_note(nb)
+            notes += [note] if note else []
+            notes += [f"the answer cell of {grade_id} was deleted: 0 for that question; the "
+                      "other answers were graded" for grade_id in deleted]
+            state["notes"] += notes
+            nb.cells = cells
+            nb.nbformat, nb.nbformat_minor = 4, max(nb.get("nbformat_minor", 0), 5)
+            nb.metadata.pop("orig_nbformat", None)
+            return nb, resources
+
+    return RebuildFromSource
+
+
+def _read_error(path: Path) -> str | None:
+    """Why a submitted notebook cannot be read, in words (None: it can)."""
+    data = path.read_bytes()
+    if not data.strip():
+        return f"{path.name} is empty ({len(data)} bytes)"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return f"{path.name} is not a text file (not UTF-8), so not a notebook"
+    try:
+        content = json.loads(text)
+    except ValueError as exc:
+        return (f"{path.name} is not a readable notebook (its JSON is broken at line "
+                f"{getattr(exc, 'lineno', '?')}: cut short, or not a notebook)")
+    if not isinstance(content, dict) or not isinstance(content.get("nbformat"), int):
+        return f"{path.name} is JSON but not a Jupyter notebook"
+    try:
+        nbformat.reads(text, as_version=4)
+    except Exception as exc:
+        return f"{path.name} is not a notebook this Jupyter can read ({type(exc).__name__})"
+    return None
+
+
+def prepare(config, assignment: str, student: str) -> Prepared:
+    """Rebuild and sanitise one submission into ``autograded/`` (see the module's text)."""
+    from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
+    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteCells
     from traitlets.config import Config
 
+    coursedir = _coursedir(config)
+    submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+    autograded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        expected = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+    present = sorted(p.name for p in submitted.glob("*.ipynb"))
+    problem = None
+    if not any(f"{name}.ipynb" in present for name in expected):
+        names = ", ".join(f"{name}.ipynb" for name in expected)
+        problem = (f"no {names} in the submission"
+                   + (f" (it holds {', '.join(present)})" if present else ""))
+    else:
+        problem = next(filter(None, (_read_error(submitted / f"{name}.ipynb")
+                                     for name in expected if f"{name}.ipynb" in present)), None)
+    if problem:
+        shutil.rmtree(autograded, ignore_errors=True)  # no stale notebook from an older run
+        return Prepared(f"{problem}: 0 for now; ask the student to open the notebook in "
+                        "Jupyter, save it and submit it again, then grade again")
+
+    state: dict = {"error": None, "notes": []}
     cfg = Config(config)
     cfg.Autograde.autograde_preprocessors = []  # execution and scoring happen later
     fixed = {DeduplicateIds: _deduplicate_grade_ids(), OverwriteCells: _overwrite_cells()}
-    cfg.Autograde.sanitize_preprocessors = [
-        fixed.get(cls, cls)
-        for cls in Autograde.class_traits()["sanitize_preprocessors"].default()
-    ]
+    steps = []
+    for cls in Autograde.class_traits()["sanitize_preprocessors"].default():
+        steps.append(fixed.get(cls, cls))
+        if cls is ClearOutput:
+            steps.append(_rebuild_preprocessor(config, coursedir, state))
+    cfg.Autograde.sanitize_preprocessors = steps
     cfg.CourseDirectory.assignment_id = assignment
     cfg.CourseDirectory.student_id = student
     converter = Autograde(coursedir=_coursedir(cfg), config=cfg)
@@ -97,20 +444,38 @@ def prepare(config, assignment: str, student: str) -> str | None:
     try:
         converter.start()
     except Exception as exc:  # nbgrader raises after logging the per-student failure
+        if state["error"]:
+            return Prepared(state["error"])
         details = [m for m in capture.messages if "Traceback" in m or "Error" in m]
         last = (details[-1] if details else str(exc)).strip().splitlines()[-1]
-        return f"could not prepare the submission: {last}"
+        return Prepared(f"could not prepare the submission (nbgrader: {last}): 0 for now; "
+                        "the autograded notebook was not written")
     finally:
         converter.log.removeHandler(capture)
-    return None
+    return Prepared(None, state["notes"])
+
+
+def _grades_by_hand(gb, notebook) -> set[str]:
+    """Names of the cells of a submitted notebook that are graded by hand."""
+    source = notebook.notebook
+    return {c.name for c in source.grade_cells} & {c.name for c in source.solution_cells}
 
 
 def _zero_scores(config, assignment: str, student: str) -> None:
-    """Record a submission that could not be graded: every graded cell scores zero."""
+    """Record a submission that could not be graded in full.
+
+    Autograded cells score zero. A cell graded by hand stays with the instructor: if the
+    notebook was written to ``autograded/`` it is pending in formgrader (unless the
+    student left it as released: 0, "No response.", as nbgrader does); only when there
+    is no notebook to read (missing, unreadable) does it score zero, as nbgrader does
+    for a missing notebook.
+    """
+    from nbgrader import utils
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SAWarning
 
     coursedir = _coursedir(config)
+    folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb, warnings.catch_warnings():
         # nbgrader's add_submission trips SQLAlchemy's autoflush warning; harmless
         warnings.simplefilter("ignore", SAWarning)
@@ -120,9 +485,24 @@ def _zero_scores(config, assignment: str, student: str) -> None:
         except MissingEntry:
             submission = gb.add_submission(assignment, student)
         for notebook in submission.notebooks:
+            by_hand = _grades_by_hand(gb, notebook)
+            written = {}
+            path = folder / f"{notebook.name}.ipynb"
+            if by_hand and path.is_file():
+                try:
+                    written = {_grade_id(c): c for c in nbformat.read(path, as_version=4).cells
+                               if _grade_id(c) in by_hand}
+                except (OSError, ValueError):
+                    written = {}
             for grade in notebook.grades:
-                grade.auto_score = 0
-                grade.needs_manual_grade = False
+                cell = written.get(grade.name)
+                if grade.name in by_hand and cell is not None:
+                    grade.auto_score = utils.determine_grade(cell)[0]
+                    grade.needs_manual_grade = (grade.auto_score is None
+                                                or grade.manual_score is not None)
+                else:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
         gb.db.commit()
 
 
