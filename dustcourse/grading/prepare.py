@@ -272,10 +272,10 @@ def _rebuild(nb, skeleton: list[_Cell]) -> tuple[list, list[str], list[str]]:
                 deleted.append(c.grade_id)
                 meta["dustcourse"] = {"answer_deleted": f"the answer cell of {c.grade_id} was "
                                                          "deleted: 0 for this question"}
-        elif c.role == "test" and question in deleted:
-            source = DELETED_ANSWER_TEST.format(answer=question)
+        elif c.role == "test" and question in deleted:  # disabled after nbgrader's steps
             meta["dustcourse"] = {"answer_deleted": f"the answer cell of {question} was "
-                                                     "deleted: 0 for this question"}
+                                                     "deleted: 0 for this question",
+                                  "answer": question}
         if c.cell_type == "code":
             cell = nbformat.v4.new_code_cell(source, metadata=meta)
         else:
@@ -315,7 +315,8 @@ def _schema_note(nb) -> str | None:
                 "that version")
     if old:
         return (f"the notebook's nbgrader metadata is in an old format (schema {old[0]}): it "
-                "was upgraded automatically, as `nbgrader update` would, and graded as usual")
+                "was upgraded automatically (as nbgrader's update command does) and graded as "
+                "usual")
     return None
 
 
@@ -364,6 +365,8 @@ def _rebuild_preprocessor(config, coursedir, state: dict):
                 notes.append(f"saved in the old notebook format {nb.metadata.orig_nbformat}: "
                              "converted")
             note = _schema_note(nb)
+            if note and "old format" in note:  # fewer grade ids then: no repair to report
+                notes = [n for n in notes if "by position" not in n]
             notes += [note] if note else []
             notes += [f"the answer cell of {grade_id} was deleted: 0 for that question; the "
                       "other answers were graded" for grade_id in deleted]
@@ -374,6 +377,23 @@ def _rebuild_preprocessor(config, coursedir, state: dict):
             return nb, resources
 
     return RebuildFromSource
+
+
+def _disable_deleted_tests():
+    """The last sanitising step: each test of a deleted answer fails, saying why.
+
+    It comes after nbgrader's OverwriteCells, which would put the test back.
+    """
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class DisableDeletedTests(NbGraderPreprocessor):
+        def preprocess_cell(self, cell, resources, cell_index):
+            answer = cell.metadata.get("dustcourse", {}).get("answer")
+            if answer and cell.cell_type == "code":
+                cell.source = DELETED_ANSWER_TEST.format(answer=answer)
+            return cell, resources
+
+    return DisableDeletedTests
 
 
 def _read_error(path: Path) -> str | None:
@@ -434,7 +454,7 @@ def prepare(config, assignment: str, student: str) -> Prepared:
         steps.append(fixed.get(cls, cls))
         if cls is ClearOutput:
             steps.append(_rebuild_preprocessor(config, coursedir, state))
-    cfg.Autograde.sanitize_preprocessors = steps
+    cfg.Autograde.sanitize_preprocessors = [*steps, _disable_deleted_tests()]
     cfg.CourseDirectory.assignment_id = assignment
     cfg.CourseDirectory.student_id = student
     converter = Autograde(coursedir=_coursedir(cfg), config=cfg)
