@@ -18,9 +18,9 @@ the submission in the gradebook. What was repaired is said in words in
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
+import re
 import shutil
 import time
 import warnings
@@ -31,7 +31,8 @@ from pathlib import Path
 import nbformat
 
 SCHEMA_VERSION = 3  # the nbgrader cell metadata schema this module writes (nbgrader 0.9)
-_COMPARED_CHARS = 4000  # similarity of cells is judged on their start (bounded cost)
+_COMPARED_CHARS = 100_000  # similarity of cells is judged on their start (bounded cost)
+_WORD = re.compile(r"\w+")
 # What a deleted answer's tests run instead: they fail, and say why.
 DELETED_ANSWER_TEST = (
     "# The answer cell of {answer} was deleted from the submission: this test scores 0.\n"
@@ -126,9 +127,14 @@ def _text(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
-def _similarity(a: str, b: str) -> float:
-    a, b = _text(a)[:_COMPARED_CHARS], _text(b)[:_COMPARED_CHARS]
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() if a and b else 0.0
+def _words(source: str) -> set[str]:
+    return set(_WORD.findall(source[:_COMPARED_CHARS]))
+
+
+def _similarity(a: set[str], b: set[str]) -> float:
+    """How alike two cells are: the share of their words in common (linear time, so a
+    hostile notebook of huge cells costs nothing much)."""
+    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 @dataclass
@@ -222,6 +228,7 @@ def _match(cells: list, skeleton: list[_Cell]) -> tuple[dict[int, int], int]:
             claimed.add(j)
     if not match:
         return match, 0
+    words: dict[int, set[str]] = {}  # each student cell's words, computed once
     # 3. An answer by position: among the unlabelled cells of its type between the cells
     #    matched before and after it, the one most like its stub or the instructor's answer
     #    (on a tie, the last: the student's final version).
@@ -235,9 +242,12 @@ def _match(cells: list, skeleton: list[_Cell]) -> tuple[dict[int, int], int]:
                       if j not in claimed and cells[j].get("cell_type") == answer.cell_type
                       and _grade_id(cells[j]) not in index]
         if candidates:
+            stub, solution = _words(answer.released), _words(answer.solution)
+            for j in candidates:
+                if j not in words:
+                    words[j] = _words(cells[j].get("source", ""))
             best = max(candidates, key=lambda j: (max(
-                _similarity(cells[j].get("source", ""), answer.released),
-                _similarity(cells[j].get("source", ""), answer.solution)), j))
+                _similarity(words[j], stub), _similarity(words[j], solution)), j))
             match[i] = best
             claimed.add(best)
     return match, len(match) - by_id
