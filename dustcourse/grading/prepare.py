@@ -122,6 +122,14 @@ def _grade_id(cell) -> str | None:
     return grade_id if isinstance(grade_id, str) else None
 
 
+def _source(cell) -> str:
+    """A student cell's text, whatever its JSON holds (a list of lines, a number...)."""
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(line for line in source if isinstance(line, str))
+    return source if isinstance(source, str) else ""
+
+
 def _text(source: str) -> str:
     """A cell's text for comparison: line ends and trailing blanks do not count."""
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
@@ -195,13 +203,13 @@ def _skeleton(gb, coursedir, config, assignment: str, notebook_id: str) -> list[
 def _student_cell(cell):
     """A cell the student wrote, as a plain cell (no nbgrader metadata, no outputs)."""
     if cell.get("cell_type") == "markdown":
-        new = nbformat.v4.new_markdown_cell(cell.get("source", ""))
+        new = nbformat.v4.new_markdown_cell(_source(cell))
         if cell.get("attachments"):
             new.attachments = cell.attachments
         return new
     if cell.get("cell_type") == "raw":
-        return nbformat.v4.new_raw_cell(cell.get("source", ""))
-    return nbformat.v4.new_code_cell(cell.get("source", ""))
+        return nbformat.v4.new_raw_cell(_source(cell))
+    return nbformat.v4.new_code_cell(_source(cell))
 
 
 def _match(cells: list, skeleton: list[_Cell]) -> tuple[dict[int, int], int]:
@@ -221,7 +229,7 @@ def _match(cells: list, skeleton: list[_Cell]) -> tuple[dict[int, int], int]:
     by_text = {_text(c.released): i for i, c in enumerate(skeleton)
                if _text(c.released) and counts[_text(c.released)] == 1}
     for j, cell in enumerate(cells):
-        i = by_text.get(_text(cell.get("source", "")))
+        i = by_text.get(_text(_source(cell)))
         if (j not in claimed and i is not None and i not in match and _grade_id(cell) not in index
                 and cell.get("cell_type") == skeleton[i].cell_type):
             match[i] = j
@@ -245,7 +253,7 @@ def _match(cells: list, skeleton: list[_Cell]) -> tuple[dict[int, int], int]:
             stub, solution = _words(answer.released), _words(answer.solution)
             for j in candidates:
                 if j not in words:
-                    words[j] = _words(cells[j].get("source", ""))
+                    words[j] = _words(_source(cells[j]))
             best = max(candidates, key=lambda j: (max(
                 _similarity(words[j], stub), _similarity(words[j], solution)), j))
             match[i] = best
@@ -277,7 +285,7 @@ def _rebuild(nb, skeleton: list[_Cell]) -> tuple[list, list[str], list[str]]:
             question = c.grade_id
             if i in match:
                 student = cells[match[i]]
-                source = student.get("source", "")
+                source = _source(student)
             else:  # the released stub comes back: nothing to grade in it
                 deleted.append(c.grade_id)
                 meta["dustcourse"] = {"answer_deleted": f"the answer cell of {c.grade_id} was "
@@ -366,8 +374,9 @@ def _rebuild_preprocessor(config, coursedir, state: dict):
                     state["error"] = (
                         f"{notebook_id}.ipynb is the notebook of {other}, not of {assignment}"
                         if other else
-                        f"nothing in {notebook_id}.ipynb belongs to {assignment} (no cell "
-                        "of the exercise was found: another notebook was handed in)"
+                        f"{notebook_id}.ipynb has no cells" if not nb.cells else
+                        f"none of the {len(nb.cells)} cells of {notebook_id}.ipynb is a cell "
+                        f"of {assignment} (another notebook was handed in?)"
                     ) + (": nothing was graded (0); ask the student to submit the notebook "
                          f"of {assignment}, then grade again")
                     raise _Unpreparable(state["error"])
@@ -491,14 +500,15 @@ def _grades_by_hand(gb, notebook) -> set[str]:
     return {c.name for c in source.grade_cells} & {c.name for c in source.solution_cells}
 
 
-def _zero_scores(config, assignment: str, student: str) -> None:
+def _zero_scores(config, assignment: str, student: str, prepared: bool = True) -> None:
     """Record a submission that could not be graded in full.
 
     Autograded cells score zero. A cell graded by hand stays with the instructor: if the
     notebook was written to ``autograded/`` it is pending in formgrader (unless the
     student left it as released: 0, "No response.", as nbgrader does); only when there
     is no notebook to read (missing, unreadable) does it score zero, as nbgrader does
-    for a missing notebook.
+    for a missing notebook. A submission not ``prepared`` in this run (no worker was
+    available) keeps its hand grading as it was: ``autograded/`` holds an older version.
     """
     from nbgrader import utils
     from nbgrader.api import Gradebook, MissingEntry
@@ -518,7 +528,7 @@ def _zero_scores(config, assignment: str, student: str) -> None:
             by_hand = _grades_by_hand(gb, notebook)
             written = {}
             path = folder / f"{notebook.name}.ipynb"
-            if by_hand and path.is_file():
+            if by_hand and prepared and path.is_file():
                 try:
                     written = {_grade_id(c): c for c in nbformat.read(path, as_version=4).cells
                                if _grade_id(c) in by_hand}
@@ -526,6 +536,8 @@ def _zero_scores(config, assignment: str, student: str) -> None:
                     written = {}
             for grade in notebook.grades:
                 cell = written.get(grade.name)
+                if grade.name in by_hand and not prepared:
+                    continue
                 if grade.name in by_hand and cell is not None:
                     grade.auto_score = utils.determine_grade(cell)[0]
                     grade.needs_manual_grade = (grade.auto_score is None
@@ -542,9 +554,9 @@ def _finish_failed(
     from .autograde import STATUS_WORKER_FAILED, Outcome, _save_status, _scores
     from .execute import STATUS_ERROR
 
-    _zero_scores(config, assignment, student)
-    score, max_score = _scores(config, assignment, student)
     state = pending[student]
+    _zero_scores(config, assignment, student, prepared=final or "left" in state)
+    score, max_score = _scores(config, assignment, student)
     outcomes[student] = Outcome(
         student, assignment, STATUS_ERROR if final else STATUS_WORKER_FAILED, reason,
         score, max_score, time.monotonic() - state["started"],
