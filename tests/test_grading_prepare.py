@@ -137,6 +137,13 @@ def _submit_class(course: Course) -> None:
     course.submit("nbformat_4_0", ASSIGNMENT, json.dumps(old_minor).encode())
     course.submit("other_assignment", ASSIGNMENT, make_submission(other_release, other_source))
     course.submit("empty_file", ASSIGNMENT, b"")
+    # the shape of nbgrader's too-new.ipynb: one cell of an unknown task, schema 10
+    too_new = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "# this has metadata which has a nbgrader schema that is too new!", metadata={
+            "nbgrader": {"grade": False, "grade_id": "cell-2298c977f4deff2b", "locked": True,
+                         "points": 10, "schema_version": 10, "solution": False,
+                         "task": True}})])
+    course.submit("too_new_unknown", ASSIGNMENT, too_new)
 
 
 @pytest.fixture(scope="module")
@@ -271,3 +278,13 @@ def test_failed_submissions_keep_hand_grading_pending(graded, student, status):
         assert listed[student]["needs_manual_grade"]
         listed = {d["student"]: d for d in gb.notebook_submission_dicts(ASSIGNMENT, ASSIGNMENT)}
         assert listed[student]["needs_manual_grade"]
+
+
+def test_unknown_notebook_of_a_newer_nbgrader_says_what_to_do(graded):
+    _, outcomes = graded
+    outcome = outcomes["too_new_unknown"]
+    assert (outcome.status, outcome.score) == ("error", 0), outcome
+    assert "is a cell of ps0-warmup" in outcome.reason
+    assert "written by a newer nbgrader (schema 10)" in outcome.reason
+    assert "download the exercise again" in outcome.reason
+    assert not any(raw in outcome.reason for raw in RAW_ERRORS), outcome.reason

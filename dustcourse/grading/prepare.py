@@ -314,25 +314,31 @@ def _rebuild(nb, skeleton: list[_Cell]) -> tuple[list, list[str], list[str]]:
     return out, deleted, notes
 
 
-def _schema_note(nb) -> str | None:
-    import nbgrader
-
+def _schema_versions(nb) -> tuple[int | None, int | None]:
+    """The oldest nbgrader metadata schema older than ours, and the newest newer one."""
     versions = set()
     for cell in nb.cells:
         meta = _nbgrader_meta(cell)
         if meta:
             version = meta.get("schema_version", 0)
             versions.add(version if isinstance(version, int) else 0)
-    old, new = sorted(v for v in versions if v < SCHEMA_VERSION), sorted(
-        v for v in versions if v > SCHEMA_VERSION)
-    if new:
+    old = [v for v in versions if v < SCHEMA_VERSION]
+    new = [v for v in versions if v > SCHEMA_VERSION]
+    return (min(old) if old else None), (max(new) if new else None)
+
+
+def _schema_note(nb) -> str | None:
+    import nbgrader
+
+    old, new = _schema_versions(nb)
+    if new is not None:
         return (f"the notebook's nbgrader metadata was written by a newer nbgrader (schema "
-                f"{new[-1]}; nbgrader {nbgrader.__version__} here reads schema {SCHEMA_VERSION}): "
+                f"{new}; nbgrader {nbgrader.__version__} here reads schema {SCHEMA_VERSION}): "
                 "its cells were matched to the assignment by grade id and content and graded "
                 "as released; if you released the exercise with a newer nbgrader, grade with "
                 "that version")
-    if old:
-        return (f"the notebook's nbgrader metadata is in an old format (schema {old[0]}): it "
+    if old is not None:
+        return (f"the notebook's nbgrader metadata is in an old format (schema {old}): it "
                 "was upgraded automatically (as nbgrader's update command does) and graded as "
                 "usual")
     return None
@@ -379,6 +385,13 @@ def _rebuild_preprocessor(config, coursedir, state: dict):
                         f"of {assignment} (another notebook was handed in?)"
                     ) + (": nothing was graded (0); ask the student to submit the notebook "
                          f"of {assignment}, then grade again")
+                    newer = _schema_versions(nb)[1]
+                    if newer:  # perhaps the cause: say it, and what to do
+                        state["error"] += (
+                            f"; its nbgrader metadata was written by a newer nbgrader (schema "
+                            f"{newer}): if you released the exercise with a newer nbgrader, "
+                            "grade with that version; otherwise ask the student to download "
+                            "the exercise again and copy their answers into it")
                     raise _Unpreparable(state["error"])
             if nb.metadata.get("orig_nbformat", 4) < 4:
                 notes.append(f"saved in the old notebook format {nb.metadata.orig_nbformat}: "
