@@ -121,6 +121,12 @@ def _submit_class(course: Course) -> None:
         "def count_articles(table):\n    return table['article'].value_counts()"))
     notebook.cells.insert(at + 3, nbformat.v4.new_markdown_cell("My notes on question 1."))
     subs["own_cells"] = notebook
+    # the first answer cell copied, grade id and all, to the end as scratch: the answer
+    # in its place counts, and the scratch runs where it is (after the question's test)
+    notebook = nb()
+    scratch = next(c for c in notebook.cells if _gid(c) == "q1_figures_per_article").copy()
+    notebook.cells.append(nbformat.from_dict({**scratch, "source": "figures_per_article = None"}))
+    subs["copied_answer"] = notebook
     for version in (0, 1, 2, 10):  # 10: as nbgrader's too-new.ipynb
         subs[f"schema_v{version}"] = _schema(nb(), version)
     subs["lost_worker"] = nb({"q1_figures_per_article": LOSE_WORKER + "\nfigures_per_article = 0"})
@@ -167,8 +173,8 @@ def _autograded(course, student):
 
 @pytest.mark.parametrize("student", [
     "perfect", "answer_in_new_cell", "renamed_answer", "no_metadata", "some_metadata",
-    "own_cells", "nbformat_3", "nbformat_4_0", "schema_v0", "schema_v1", "schema_v2",
-    "schema_v10"])
+    "own_cells", "copied_answer", "nbformat_3", "nbformat_4_0", "schema_v0", "schema_v1",
+    "schema_v2", "schema_v10"])
 def test_honest_answers_keep_their_points(graded, student):
     course, outcomes = graded
     outcome = outcomes[student]

@@ -212,15 +212,28 @@ def _student_cell(cell):
     return nbformat.v4.new_code_cell(_source(cell))
 
 
+def _between(match: dict[int, int], i: int, end: int) -> tuple[int, int]:
+    """The student positions of the matched cells nearest before and after skeleton cell i."""
+    before, following = [k for k in match if k < i], [k for k in match if k > i]
+    return (match[max(before)] if before else -1), (match[min(following)] if following else end)
+
+
 def _match(cells: list, skeleton: list[_Cell]) -> tuple[dict[int, int], int]:
     """skeleton index -> student index, and how many were matched without their grade id."""
     index = {c.grade_id: i for i, c in enumerate(skeleton)}
     match: dict[int, int] = {}
-    # 1. By grade id; of a duplicated cell the last copy counts, as in nbgrader.
+    # 1. By grade id. Of a cell copied with its id, the last copy in its place (between
+    #    the cells matched before and after it) counts, else the last, as in nbgrader.
+    copies: dict[int, list[int]] = {}
     for j, cell in enumerate(cells):
         i = index.get(_grade_id(cell))
         if i is not None:
-            match[i] = j
+            copies.setdefault(i, []).append(j)
+    match.update((i, js[0]) for i, js in copies.items() if len(js) == 1)
+    for i, js in copies.items():
+        if len(js) > 1:
+            low, high = _between(match, i, len(cells))
+            match[i] = ([j for j in js if low < j < high] or js)[-1]
     claimed = set(match.values())
     by_id = len(match)
     # 2. A cell without a known grade id whose text is that of exactly one cell of the
@@ -243,9 +256,7 @@ def _match(cells: list, skeleton: list[_Cell]) -> tuple[dict[int, int], int]:
     for i, answer in enumerate(skeleton):
         if answer.role != "answer" or i in match:
             continue
-        before, following = [k for k in match if k < i], [k for k in match if k > i]
-        low = match[max(before)] if before else -1
-        high = match[min(following)] if following else len(cells)
+        low, high = _between(match, i, len(cells))
         candidates = [j for j in range(low + 1, high)
                       if j not in claimed and cells[j].get("cell_type") == answer.cell_type
                       and _grade_id(cells[j]) not in index]
