@@ -404,9 +404,9 @@ def _rebuild_preprocessor(config, coursedir, state: dict):
                             "grade with that version; otherwise ask the student to download "
                             "the exercise again and copy their answers into it")
                     raise _Unpreparable(state["error"])
-            if nb.metadata.get("orig_nbformat", 4) < 4:
-                notes.append(f"saved in the old notebook format {nb.metadata.orig_nbformat}: "
-                             "converted")
+            original = nb.metadata.get("orig_nbformat")  # set by nbformat's conversion
+            if isinstance(original, int) and original < 4:
+                notes.append(f"saved in the old notebook format {original}: converted")
             note = _schema_note(nb)
             if note and "old format" in note:  # fewer grade ids then: no repair to report
                 notes = [n for n in notes if "by position" not in n]
@@ -416,7 +416,8 @@ def _rebuild_preprocessor(config, coursedir, state: dict):
             state["notes"] += notes
             nb.cells = cells
             nb.nbformat, nb.nbformat_minor = 4, max(nb.get("nbformat_minor", 0), 5)
-            nb.metadata.pop("orig_nbformat", None)
+            for key in ("orig_nbformat", "orig_nbformat_minor"):
+                nb.metadata.pop(key, None)
             return nb, resources
 
     return RebuildFromSource
