@@ -121,6 +121,12 @@ def _submit_class(course: Course) -> None:
         "def count_articles(table):\n    return table['article'].value_counts()"))
     notebook.cells.insert(at + 3, nbformat.v4.new_markdown_cell("My notes on question 1."))
     subs["own_cells"] = notebook
+    subs["deleted_test"] = without("q2_implied_rate_tests")  # the test comes back
+    # an answer moved below its own test: graded in its place
+    notebook = nb()
+    at = next(i for i, c in enumerate(notebook.cells) if _gid(c) == "q4_usd_figures")
+    notebook.cells.insert(at + 1, notebook.cells.pop(at))
+    subs["moved_answer"] = notebook
     # the first answer cell copied, grade id and all, to the end as scratch: the answer
     # in its place counts, and the scratch runs where it is (after the question's test)
     notebook = nb()
@@ -173,8 +179,8 @@ def _autograded(course, student):
 
 @pytest.mark.parametrize("student", [
     "perfect", "answer_in_new_cell", "renamed_answer", "no_metadata", "some_metadata",
-    "own_cells", "copied_answer", "nbformat_3", "nbformat_4_0", "schema_v0", "schema_v1",
-    "schema_v2", "schema_v10"])
+    "own_cells", "copied_answer", "deleted_test", "moved_answer", "nbformat_3", "nbformat_4_0",
+    "schema_v0", "schema_v1", "schema_v2", "schema_v10"])
 def test_honest_answers_keep_their_points(graded, student):
     course, outcomes = graded
     outcome = outcomes[student]
