@@ -40,11 +40,16 @@ def _cell_results(notebook_path: Path) -> dict[str, tuple[str, str]]:
 
 def cell_results(nb) -> dict[str, tuple[str, str]]:
     """grade_id -> (status, reason) of each graded cell of an autograded notebook:
-    passed, failed, not_executed or manual; the reason is the error's first line."""
+    passed, failed, not_executed, answer_deleted or manual; the reason is the error's
+    first line (for a deleted answer, which one)."""
     results = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("grade"):
+            continue
+        deleted = cell.metadata.get("dustcourse", {}).get("answer_deleted")
+        if deleted:  # written by the preparation (dustcourse.grading.prepare)
+            results[meta["grade_id"]] = ("answer_deleted", deleted)
             continue
         if cell.cell_type != "code":
             results[meta["grade_id"]] = ("manual", "")
