@@ -343,6 +343,8 @@ def _forget(config, root: Path, assignment: str, student: str, new: bool) -> Non
         gb.remove_submission(assignment, student)
     folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
     shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # the student's folder, if nothing else is in it
 
 
 def autograde(
