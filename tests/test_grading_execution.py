@@ -24,7 +24,7 @@ from conftest import ROOT, Course, nbgrader_env
 from dustcourse.grading import sandbox
 from dustcourse.grading.autograde import autograde, read_status
 from dustcourse.grading.execute import execute_notebook
-from dustcourse.grading.sandbox import Limits, python_trees, sandbox_policy
+from dustcourse.grading.sandbox import Limits
 
 A = "ps0-warmup"
 CELL_LIMIT = 10
@@ -155,6 +155,8 @@ def test_files_the_notebook_writes_are_copied_back_safely(graded):
 # --- what the sandbox sees ---------------------------------------------------------
 
 def test_sandbox_policy_is_an_allow_list(tmp_path):
+    from dustcourse.grading.sandbox import python_trees, sandbox_policy
+
     scratch = str(tmp_path)
     policy = sandbox_policy(scratch, Limits(), env={"NBGRADER_EXECUTION": "autograde"})
     bound = [m for m in policy.mounts if m[0] in ("ro", "rw")]
