@@ -291,8 +291,10 @@ def test_exit_status_lists_failed_submissions(graded, tmp_path):
     assert "perfect" not in listed
 
 
-def test_ctrl_c_stops_at_once_records_nothing_half_done_and_the_next_run_resumes(tmp_path):
-    root = ROOT / "_build" / "test-ctrl-c-course"
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_ctrl_c_stops_at_once_records_nothing_half_done_and_the_next_run_resumes(
+        tmp_path, executor):
+    root = ROOT / "_build" / f"test-ctrl-c-course-{executor}"
     course = Course.fresh(root)
     course.generate(A)
     for student in ("a_fast", "b_fast"):
@@ -302,7 +304,8 @@ def test_ctrl_c_stops_at_once_records_nothing_half_done_and_the_next_run_resumes
                                            "import time\ntime.sleep(20)\n" + ANSWER})
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    process = _cli(root, "-j", "2", "--cell-timeout", "60", tmpdir=scratch)
+    process = _cli(root, "-j", "2", "--cell-timeout", "60", "--executor", executor,
+                   tmpdir=scratch)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # the fast ones recorded, the slow ones running
         fast = all(read_status(root, A, s) for s in ("a_fast", "b_fast"))
@@ -331,7 +334,8 @@ def test_ctrl_c_stops_at_once_records_nothing_half_done_and_the_next_run_resumes
         recorded = {s.student.id for s in gb.find_assignment(A).submissions}
     assert recorded == {"a_fast", "b_fast"}
 
-    process = _cli(root, "-j", "2", "--cell-timeout", "60", tmpdir=scratch)
+    process = _cli(root, "-j", "2", "--cell-timeout", "60", "--executor", executor,
+                   tmpdir=scratch)
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, out + err
     assert "2 ok, 2 skipped" in out, out
