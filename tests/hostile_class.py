@@ -76,11 +76,10 @@ HOSTILE = {
     "kills_kernel": "import os\nos._exit(0)",
     "sys_exit": "import sys\nsys.exit(3)",
     "ignores_interrupt": (
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "while True:\n"
-        "    try:\n"
-        "        pass\n"
-        "    except KeyboardInterrupt:\n"
-        "        pass"
+        "    pass"
     ),
     "memory_bomb": "hog = bytearray(8 * 1024**3)",
     "fork_bomb": (

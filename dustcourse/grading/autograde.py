@@ -14,8 +14,12 @@ graded is skipped unless ``force`` is given, so an interrupted run resumes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult
+from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult, _safe_relative
 from .executors import Backend, open_backend, run_task
 from .guard import add_guard, remove_guard
 from .prepare import _finish_failed, _zero_scores, prepare
@@ -152,6 +156,90 @@ def _work_items(config, assignment: str, student: str) -> list[tuple[str, str, d
             for p in sorted(folder.glob("*.ipynb"))]
 
 
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped (Ctrl-C): the finished submissions are recorded, the others
+    left as they were before the run (graded by the next run)."""
+
+    def __init__(self, outcomes: list[Outcome], left: list[str]):
+        super().__init__(f"interrupted: {len(left)} submission(s) left for the next run")
+        self.outcomes = outcomes
+        self.left = left
+
+
+class _CtrlC:
+    """SIGINT stops the run, but never in the middle of recording a result."""
+
+    def __init__(self):
+        self.requested = False
+        self._critical = 0
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            return  # already stopping
+        self.requested = True
+        if not self._critical:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def recording(self):
+        """A result is recorded whole (gradebook, autograded/, status) or not at all."""
+        self._critical += 1
+        try:
+            yield
+        finally:
+            self._critical -= 1
+        if self.requested and not self._critical:
+            raise KeyboardInterrupt
+
+
+def _write_files(config, assignment: str, student: str, files: dict[str, bytes]) -> None:
+    """Store the files the notebook wrote beside its graded copy in autograded/, as
+    nbgrader's autograde leaves them (never through a link, never over a notebook)."""
+    coursedir = _coursedir(config)
+    folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+    for name, content in files.items():
+        target = folder / _safe_relative(name)
+        if target.suffix == ".ipynb" or any(
+            p.is_symlink() for p in [target, *target.parents] if p.is_relative_to(folder)
+        ):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.resolve().is_relative_to(folder.resolve()):
+            continue
+        target.write_bytes(content)
+
+
+def _forget(config, root: Path, assignment: str, student: str, new: bool) -> None:
+    """Undo what an interrupted run started for ``student``: the next run grades it.
+
+    A submission never graded before loses its gradebook row and autograded/ folder;
+    any status file goes, so that the submission is not skipped next time.
+    """
+    _status_path(root, assignment, student).unlink(missing_ok=True)
+    if not new:
+        return
+    from nbgrader.api import Gradebook, MissingEntry
+
+    coursedir = _coursedir(config)
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb, \
+            contextlib.suppress(MissingEntry):
+        gb.remove_submission(assignment, student)
+    folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # the student's folder, if nothing else is in it
+
+
 def autograde(
     root: Path,
     assignment: str,
@@ -203,7 +291,7 @@ def autograde(
             )
             continue
         pending[student] = {"fingerprint": fingerprint, "started": time.monotonic(),
-                            "notebooks": {}, "workers": set()}
+                            "notebooks": {}, "workers": set(), "new": not previous}
     if not pending:
         return [outcomes[s] for s in students]
 
@@ -219,14 +307,18 @@ def autograde(
     ready: list[tuple[str, str, str, dict[str, bytes]]] = []  # prepared, not yet submitted
     in_flight: dict[Future, tuple[str, str]] = {}
 
+    started: list[str] = []  # prepared, or being prepared
+
     def prepare_next() -> None:
         student = waiting.pop(0)
+        started.append(student)
         prepared = prepare(config, assignment, student)
         items = [] if prepared.error else _work_items(config, assignment, student)
         if prepared.error or not items:
-            _finish_failed(config, root, outcomes, pending, assignment, student,
-                           prepared.error or "no notebook of this assignment was submitted")
-            done(student)
+            with ctrl_c.recording():
+                _finish_failed(config, root, outcomes, pending, assignment, student,
+                               prepared.error or "no notebook of this assignment was submitted")
+                done(student)
             return
         pending[student]["notes"] = prepared.notes  # what preparing repaired: in the reason
         pending[student]["left"] = len(items)
@@ -240,8 +332,8 @@ def autograde(
             _finish(config, root, outcomes, pending, assignment, student)
             done(student)
 
-    no_worker_since = None
-    try:
+    def dispatch() -> None:
+        no_worker_since = None
         while waiting or ready or in_flight:
             slots = backend.slots()
             while len(in_flight) < slots and (ready or waiting):
@@ -255,8 +347,9 @@ def autograde(
                         *robust_task_args(robust, notebook_id, files),
                     )
                 except Exception as exc:  # e.g. a local pool broken by a killed worker
-                    settle(student, notebook_id, STATUS_WORKER_FAILED,
-                           f"could not start the task: {type(exc).__name__}: {exc}")
+                    with ctrl_c.recording():
+                        settle(student, notebook_id, STATUS_WORKER_FAILED,
+                               f"could not start the task: {type(exc).__name__}: {exc}")
                     continue
                 in_flight[future] = (student, notebook_id)
             if waiting and len(ready) < 2:
@@ -267,38 +360,62 @@ def autograde(
             else:  # every worker is gone: wait for one, but not forever
                 no_worker_since = no_worker_since or time.monotonic()
                 if time.monotonic() - no_worker_since > worker_wait:
-                    reason = f"no worker was available for {worker_wait:g} s"
-                    for future, (student, notebook_id) in list(in_flight.items()):
-                        future.cancel()
-                        settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
-                    in_flight.clear()
-                    for student, notebook_id, *_ in ready:
-                        settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
-                    ready.clear()
-                    for student in waiting:
-                        _finish_failed(config, root, outcomes, pending, assignment,
-                                       student, reason, final=False)
-                        done(student)
+                    with ctrl_c.recording():
+                        give_up(f"no worker was available for {worker_wait:g} s")
                     break
             if not in_flight:
                 time.sleep(0.5)
                 continue
             finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
-                student, notebook_id = in_flight.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # the worker died, or cannot run the sandbox
-                    # Dask gives up on a task that killed several workers in turn: the
-                    # submission itself is to blame, and grading it again would not help
-                    killer = type(exc).__name__ == "KilledWorker"
-                    settle(student, notebook_id, STATUS_ERROR if killer else STATUS_WORKER_FAILED,
-                           f"worker failed: {type(exc).__name__}: {exc}")
-                    continue
-                record(config, assignment, student, notebook_id, result)
-                robust_record(robust, config, pending[student], student, notebook_id, result)
-                pending[student]["workers"].add(result.worker)
-                settle(student, notebook_id, result.status, result.reason)
+                with ctrl_c.recording():
+                    collect(future)
+
+    def give_up(reason: str) -> None:
+        for future, (student, notebook_id) in list(in_flight.items()):
+            future.cancel()
+            settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
+        in_flight.clear()
+        for student, notebook_id, *_ in ready:
+            settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
+        ready.clear()
+        for student in waiting:
+            _finish_failed(config, root, outcomes, pending, assignment,
+                           student, reason, final=False)
+            done(student)
+
+    def collect(future: Future) -> None:
+        student, notebook_id = in_flight.pop(future)
+        try:
+            result = future.result()
+        except Exception as exc:  # the worker died, or cannot run the sandbox
+            # Dask gives up on a task that killed several workers in turn: the
+            # submission itself is to blame, and grading it again would not help
+            killer = type(exc).__name__ == "KilledWorker"
+            settle(student, notebook_id, STATUS_ERROR if killer else STATUS_WORKER_FAILED,
+                   f"worker failed: {type(exc).__name__}: {exc}")
+            return
+        record(config, assignment, student, notebook_id, result)
+        robust_record(robust, config, pending[student], student, notebook_id, result)
+        _write_files(config, assignment, student, result.files)
+        pending[student]["workers"].add(result.worker)
+        settle(student, notebook_id, result.status, result.reason)
+
+    ctrl_c = _CtrlC()
+    try:
+        with ctrl_c:
+            try:
+                dispatch()
+            except KeyboardInterrupt:
+                # Ctrl-C: end the running sandboxes, keep what is finished, undo the rest
+                ctrl_c.requested = True
+                backend.abort(list(in_flight))
+                left = [s for s in students if s in pending and s not in outcomes]
+                for student in left:
+                    if student in started:
+                        _forget(config, root, assignment, student, pending[student]["new"])
+                raise Interrupted([outcomes[s] for s in students if s in outcomes],
+                                  left) from None
     finally:
         if own_backend:
             backend.close()

@@ -54,7 +54,7 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
       dustcourse grade autograde ps0-warmup --executor dask --scheduler tcp://10.0.0.5:8786
     """
     from ..perturb import PerturbationError
-    from .autograde import autograde, load_config, submitted_students
+    from .autograde import Interrupted, autograde, load_config, submitted_students
     from .sandbox import Limits, SandboxUnavailable
 
     if not (root / "nbgrader_config.py").is_file():
@@ -95,7 +95,16 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
                 "or pass --no-robustness to grade without the robustness run.") from exc
         except OSError as exc:  # e.g. no Dask scheduler at that address
             raise click.ClickException(f"cannot reach the workers: {exc}") from exc
-        bar.update(len(names) - bar.pos)
+        except Interrupted as stop:
+            interrupted = stop
+        else:
+            interrupted = None
+            bar.update(len(names) - bar.pos)
+    if interrupted is not None:
+        click.echo(f"\nInterrupted: {len(interrupted.outcomes)} submission(s) recorded, "
+                   f"{len(interrupted.left)} left as they were; run the same command "
+                   "again to grade them.", err=True)
+        sys.exit(130)
     click.echo(summary_table(outcomes))
     click.echo(f"{tally.line()} in {tally.elapsed():.0f} s")
     click.echo(workers_line(outcomes))
@@ -104,8 +113,18 @@ def autograde_command(assignment, students, jobs, executor, scheduler, force, no
 
         for line in instructor_warnings(root.resolve(), assignment):
             click.secho(f"Robustness run: {line}", fg="yellow")
-    if any(o.status not in ("ok", "skipped") for o in outcomes):
-        click.echo("Some submissions could not be fully graded: see the status column.")
+    failed = [o for o in outcomes if o.status in FAILED_STATUSES]
+    if failed:
+        click.echo(f"\n{len(failed)} submission(s) not graded to the end "
+                   "(their scores count what ran; see docs/grading.md):")
+        for o in failed:
+            click.echo(f"  {o.student}  {o.status}  {o.reason}")
+        sys.exit(1)
+
+
+# A submission in one of these states makes `autograde` exit with status 1. "skipped"
+# (graded by an earlier run, whose status is shown) and "ok" do not.
+FAILED_STATUSES = ("timeout", "kernel_died", "error", "worker_failed")
 
 
 def _require_generated(config, assignment: str) -> None:

@@ -5,9 +5,16 @@ notebook and the files it needs (data files of the assignment) as bytes, and ret
 the executed notebook with a status. It never touches the gradebook or the course
 folders, so it can run in a local worker process or on another machine.
 
-A notebook that runs out of time or kills its kernel does not get points for the
-cells that never ran: each unexecuted code cell receives an error output saying why,
-and nbgrader scores it as failed.
+A cell earns its points only if it ran to the end: a cell that runs past the cell
+limit is interrupted (SIGINT to the kernel; if the cell does not stop within
+``INTERRUPT_GRACE`` seconds, the kernel is killed) and gets a timeout error in its
+own outputs; a cell cut short by a dead kernel or the notebook limit, and every cell
+that never ran, gets an error output saying why, and nbgrader scores it as failed.
+Later cells run as long as the kernel is alive.
+
+As in ``nbgrader autograde``, the kernel sees ``NBGRADER_EXECUTION=autograde``, and
+the files the notebook writes in its folder are sent back (regular files only,
+size-bounded) to be stored beside the graded notebook.
 """
 
 from __future__ import annotations
@@ -18,12 +25,12 @@ import signal
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from .sandbox import Limits, SandboxedKernelManager
+from .sandbox import KERNEL_FILES, Limits, SandboxedKernelManager
 
 STATUS_OK = "ok"
 STATUS_TIMEOUT = "timeout"
@@ -39,6 +46,8 @@ class ExecutionResult:
     status: str
     reason: str
     seconds: float
+    # files the notebook wrote in its folder (new or changed), for autograded/
+    files: dict[str, bytes] = field(default_factory=dict)
     worker: str = ""  # who ran it (Dask worker address, or host:pid)
     robust: ExecutionResult | None = None  # the robustness run (perturbed data), if any
 
@@ -50,19 +59,162 @@ def _safe_relative(name: str) -> PurePosixPath:
     return path
 
 
-def _mark_unexecuted(nb, reason: str) -> int:
-    """Give every code cell that never ran an error output; return how many."""
+# seconds a cell past its limit has to stop after the interrupt before the kernel is killed
+INTERRUPT_GRACE = 5
+KERNEL_ENV = {"NBGRADER_EXECUTION": "autograde"}  # as nbgrader's autograde sets it
+# Files written by the notebook that are copied back: at most this many, this big
+COPY_BACK_FILES = 100
+COPY_BACK_FILE_BYTES = 10 * 1024**2
+COPY_BACK_TOTAL_BYTES = 50 * 1024**2
+# never copied back: notebooks and the submission's timestamp (the grader's own)
+NOT_COPIED = ("*.ipynb", "timestamp.txt", *KERNEL_FILES, f"{KERNEL_FILES[1]}-*")
+
+
+def _error(ename: str, reason: str):
+    return nbformat.v4.new_output("error", ename=ename, evalue=reason,
+                                  traceback=[f"{ename}: {reason}"])
+
+
+def _mark_unfinished(nb, finished: set[int], current: int | None, ename: str,
+                     reason: str) -> int:
+    """Give every code cell that did not run to the end an error output; return how many.
+
+    The cell that was running (``current``) gets ``ename: reason``; the cells that
+    never started get ``NotExecuted``.
+    """
     count = 0
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.strip() and cell.get("execution_count") is None:
-            cell.outputs = [
-                nbformat.v4.new_output(
-                    "error", ename="NotExecuted", evalue=reason,
-                    traceback=[f"NotExecuted: {reason}"],
-                )
-            ]
-            count += 1
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip() or index in finished:
+            continue
+        if index == current:
+            cell.outputs = [*cell.get("outputs", []), _error(ename, reason)]
+        else:
+            cell.outputs = [_error("NotExecuted", reason)]
+        count += 1
     return count
+
+
+def _cell_name(nb, index: int) -> str:
+    """'cell 7 (q1_answer)': the position in the student's notebook (without the
+    grader's guard cells) and the grade id, if any."""
+    from .guard import MARK
+
+    position = sum(1 for c in nb.cells[: index + 1] if not c.metadata.get(MARK))
+    grade_id = nb.cells[index].metadata.get("nbgrader", {}).get("grade_id")
+    return f"cell {position}" + (f" ({grade_id})" if grade_id else "")
+
+
+def _grading_executor(limits: Limits):
+    """nbgrader's Execute, keeping track of which cells ran to the end."""
+    from nbgrader.preprocessors import Execute
+
+    class GradingExecute(Execute):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.finished: set[int] = set()
+            self.current: int | None = None
+            self.timeouts: list[str] = []  # the cells that ran past the limit
+
+        def on_cell_execute(self, **kwargs):
+            self.current = kwargs["cell_index"]
+
+        def on_cell_executed(self, **kwargs):
+            super().on_cell_executed(**kwargs)
+            self.finished.add(kwargs["cell_index"])
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            name = _cell_name(self.nb, self.current)
+            message = f"{name} exceeded the {timeout} s cell limit"
+            self.timeouts.append(message)
+            self.error_on_timeout = {
+                "ename": "CellTimeoutError", "evalue": message,
+                "traceback": [f"\x1b[0;31mCellTimeoutError\x1b[0m: {message}: interrupted"],
+            }
+            return await super()._async_handle_timeout(timeout, cell)
+
+    return GradingExecute(
+        timeout=limits.cell_timeout, interrupt_on_timeout=True, allow_errors=True,
+        raise_on_iopub_timeout=True, iopub_timeout=INTERRUPT_GRACE,
+    )
+
+
+def _unsandboxed_manager(env: dict[str, str]):
+    from jupyter_client.manager import AsyncKernelManager
+
+    class EnvKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            return await super()._async_pre_start_kernel(**kw)
+
+    return EnvKernelManager(kernel_name="python3")
+
+
+def _written_files(scratch: str, given: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
+    """The regular files the notebook created or changed in its folder, size-bounded.
+
+    Symbolic links, devices, fifos and sockets are skipped, and nothing is followed out
+    of the folder. Returns (files, how many were left out for the limits).
+    """
+    import fnmatch
+    import stat
+
+    found: dict[str, bytes] = {}
+    left_out, total = 0, 0
+    for folder, dirs, names in os.walk(scratch):  # does not follow links to folders
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, scratch)
+            if any(fnmatch.fnmatch(relative, pattern) for pattern in NOT_COPIED):
+                continue
+            try:
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                if info.st_size > COPY_BACK_FILE_BYTES or len(found) >= COPY_BACK_FILES \
+                        or total + info.st_size > COPY_BACK_TOTAL_BYTES:
+                    left_out += 1
+                    continue
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                with os.fdopen(fd, "rb") as handle:
+                    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                        continue
+                    content = handle.read(COPY_BACK_FILE_BYTES + 1)
+            except OSError:
+                continue
+            if len(content) > COPY_BACK_FILE_BYTES:
+                left_out += 1
+                continue
+            if given.get(relative) != content:
+                found[relative] = content
+                total += len(content)
+    return found, left_out
+
+
+# The sandboxes running in this process: kernel manager -> the Dask task it runs for
+# (None for a local worker), so that an interrupted run can end them (kill_sandboxes).
+_RUNNING: dict[object, object] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def _current_task_key():
+    try:
+        from distributed.worker import thread_state
+
+        return getattr(thread_state, "key", None)
+    except ImportError:
+        return None
+
+
+def kill_sandboxes(keys=None) -> int:
+    """Kill the sandboxes running in this process (those of the Dask tasks ``keys``,
+    or all); return how many. Their notebooks end as if the kernel had died."""
+    with _RUNNING_LOCK:
+        chosen = [km for km, key in _RUNNING.items() if keys is None or key in keys]
+    for km in chosen:
+        with contextlib.suppress(Exception):
+            os.kill(km.provisioner.pid, signal.SIGKILL)
+    return len(chosen)
 
 
 def _limit_output(nb, max_bytes: int) -> bool:
@@ -102,19 +254,22 @@ def execute_notebook(
     limits: Limits | None = None,
     sandbox: bool = True,
     hide: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> ExecutionResult:
     """Run every cell of ``notebook`` in a fresh kernel; errors in cells do not stop it.
 
-    ``hide`` lists folders the student code must not see at all (the course root, with
-    the solutions, the gradebook and the other submissions): they appear empty.
+    The sandbox sees only what :func:`~.sandbox.sandbox_policy` allows; ``hide`` lists
+    folders to mask even inside those. ``env`` is set in the kernel's environment
+    (default: ``NBGRADER_EXECUTION=autograde``).
     """
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from nbgrader.preprocessors import Execute
 
     limits = limits or Limits()
+    env = KERNEL_ENV if env is None else env
     started = time.monotonic()
     nb = nbformat.reads(notebook if isinstance(notebook, str) else notebook.decode(), as_version=4)
     status, reason = STATUS_OK, ""
+    written: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="dustcourse-run-") as scratch:
         os.chmod(scratch, 0o777)
         for name, content in (files or {}).items():
@@ -124,15 +279,9 @@ def execute_notebook(
         for path in Path(scratch).rglob("*"):
             path.chmod(0o777 if path.is_dir() else 0o644)
 
-        if sandbox:
-            km = SandboxedKernelManager(scratch, limits, hide)
-        else:
-            from jupyter_client.manager import AsyncKernelManager
-
-            km = AsyncKernelManager(kernel_name="python3")
-        executor = Execute(
-            timeout=limits.cell_timeout, interrupt_on_timeout=True, allow_errors=True
-        )
+        km = (SandboxedKernelManager(scratch, limits, hide, env) if sandbox
+              else _unsandboxed_manager(env))
+        executor = _grading_executor(limits)
         timed_out = threading.Event()
 
         def stop_kernel() -> None:
@@ -143,17 +292,27 @@ def execute_notebook(
         watchdog = threading.Timer(limits.notebook_timeout, stop_kernel)
         watchdog.daemon = True
         watchdog.start()
+        with _RUNNING_LOCK:
+            _RUNNING[km] = _current_task_key()
+        ename = "Error"
         try:
             executor.preprocess(nb, {"metadata": {"path": scratch}}, km=km)
         except DeadKernelError as exc:
-            status = STATUS_TIMEOUT if timed_out.is_set() else STATUS_KERNEL_DIED
-            reason = (
-                f"notebook time limit of {limits.notebook_timeout} s exceeded"
-                if timed_out.is_set()
-                else f"the kernel died (crash, exit or resource limit): {exc}"
-            )
-        except CellTimeoutError as exc:
-            status, reason = STATUS_TIMEOUT, f"a cell did not finish: {exc}"
+            if timed_out.is_set():
+                status, ename = STATUS_TIMEOUT, "NotebookTimeoutError"
+                reason = f"the notebook exceeded its {limits.notebook_timeout} s time limit"
+            else:
+                status, ename = STATUS_KERNEL_DIED, "DeadKernelError"
+                reason = f"the kernel died (crash, exit or resource limit): {exc}"
+        except CellTimeoutError:
+            # the cell ran past its limit and went on after the interrupt, or its
+            # output never arrived: the kernel is killed below
+            status, ename = STATUS_TIMEOUT, "CellTimeoutError"
+            name = _cell_name(nb, executor.current) if executor.current is not None else "a cell"
+            reason = (executor.timeouts[-1] if executor.timeouts
+                      else f"{name} did not send its output") + (
+                f" and did not stop within {INTERRUPT_GRACE} s of the interrupt: "
+                "the kernel was stopped")
         except Exception as exc:  # kernel failed to start, protocol errors...
             status, reason = STATUS_ERROR, f"{type(exc).__name__}: {exc}"
         finally:
@@ -161,8 +320,19 @@ def execute_notebook(
             with contextlib.suppress(Exception):
                 if km.has_kernel:
                     os.kill(km.provisioner.pid, signal.SIGKILL)
-    if status != STATUS_OK:
-        _mark_unexecuted(nb, reason)
+                    km.provisioner.process.wait(timeout=10)  # nothing writes any more
+            with _RUNNING_LOCK:
+                _RUNNING.pop(km, None)
+        if status == STATUS_OK and executor.timeouts:
+            status = STATUS_TIMEOUT
+            reason = "; ".join(executor.timeouts) + " (interrupted, scored 0; the rest ran)"
+        written, left_out = _written_files(scratch, files or {})
+        if left_out:
+            reason = (reason + "; " if reason else "") + (
+                f"{left_out} file(s) written by the notebook not kept (size limits)")
+    _mark_unfinished(nb, executor.finished, executor.current if status != STATUS_OK else None,
+                     ename, reason or "the cell did not run to the end")
     if _limit_output(nb, limits.output_bytes):
         reason = (reason + "; " if reason else "") + "output truncated"
-    return ExecutionResult(nbformat.writes(nb), status, reason, time.monotonic() - started)
+    return ExecutionResult(nbformat.writes(nb), status, reason, time.monotonic() - started,
+                           written)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import socket
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from .execute import ExecutionResult, execute_notebook
+from .execute import ExecutionResult, execute_notebook, kill_sandboxes
 from .sandbox import Limits, SandboxUnavailable, check_sandbox
 
 EXECUTORS = ("local", "dask")
@@ -92,17 +93,33 @@ class Backend:
     pool: Executor
     slots: Callable[[], int]  # tasks to keep in flight now (0: no worker is available)
     close: Callable[[], None] = field(default=lambda: None)
+    # end the given tasks now, running sandboxes included (Ctrl-C); their results are dropped
+    abort: Callable[[list], None] = field(default=lambda futures: None)
+
+
+def _ignore_sigint() -> None:
+    """Worker processes leave Ctrl-C to the coordinator, which ends them itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def local_backend(jobs: int | None = None) -> Backend:
     """A pool of local worker processes (forkserver: no inherited threads or sockets)."""
     jobs = jobs or os.cpu_count() or 1
     pool = ProcessPoolExecutor(max_workers=jobs,
-                               mp_context=multiprocessing.get_context("forkserver"))
+                               mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=_ignore_sigint)
+
+    def abort(futures) -> None:
+        # a killed worker takes its sandbox with it (bwrap --die-with-parent)
+        for process in list((pool._processes or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
     return Backend(
         pool=pool,
         slots=lambda: jobs + 1,  # one queued ahead hides the pool's hand-over latency
         close=lambda: pool.shutdown(wait=True, cancel_futures=True),
+        abort=abort,
     )
 
 
@@ -150,10 +167,22 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
     def slots() -> int:
         return sum(client.nthreads().values())
 
+    executor = client.get_executor(pure=False)
+
+    def abort(futures) -> None:
+        # the coordinator holds concurrent.futures wrappers: end every task not done
+        tasks = [f for f in list(executor._futures) if not f.done()]
+        keys = [f.key for f in tasks]
+        client.cancel(tasks, force=True)
+        # a running task cannot be stopped from outside: end its sandbox, and the
+        # task returns at once (its result is dropped)
+        client.run(kill_sandboxes, keys)
+
     return Backend(
-        pool=client.get_executor(pure=False),
+        pool=executor,
         slots=slots,
         close=close,
+        abort=abort,
     )
 
 

@@ -13,11 +13,12 @@ files in the scratch folder, which both sides can reach.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
 import shutil
-import stat
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,39 +55,107 @@ class Limits:
     output_bytes: int = 10 * 1024**2  # largest output kept per notebook
 
 
-def _reachable_mounts(paths: list[str]) -> list[str]:
-    """bwrap arguments that let an unprivileged user reach ``paths``.
+# What the sandbox sees of the machine: an allow-list, and nothing else. The root of
+# the sandbox is an empty tmpfs; these system folders and files are bound into it
+# read-only when they exist (symbolic links such as /bin -> usr/bin are recreated as
+# links). The Python environment that runs the kernel is added by sandbox_policy().
+SYSTEM_TREES = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_ETC = (
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",  # the dynamic linker
+    "/etc/alternatives",  # /usr/bin/... links resolve through it
+    "/etc/fonts",  # fontconfig (the CJK font for plot titles)
+    "/etc/localtime", "/etc/timezone",
+    "/etc/mime.types",
+    "/etc/nsswitch.conf", "/etc/host.conf",
+)
+# Side-effect files copied back from the scratch folder into autograded/ (see execute.py)
+KERNEL_FILES = ("kernel.json", "kernel-ipc")  # the kernel's connection file and sockets
 
-    A directory on the way that others may not enter (``/root`` holding a pyenv
-    Python, say) is replaced by an empty tmpfs, and only the needed entry inside it
-    is bound back read-only: the rest of that directory stays invisible.
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the sandbox allows, in one place: mounts, environment and limits.
+
+    ``mounts`` are bubblewrap operations applied in order: ``("ro", path)`` binds a
+    path read-only, ``("rw", path)`` read-write, ``("link", target, path)`` makes a
+    symbolic link, ``("tmpfs", path)`` an empty private folder, ``("dev", "/dev")``
+    and ``("proc", "/proc")`` a minimal /dev and the sandbox's own /proc.
     """
-    args: list[str] = []
-    hidden: set[str] = set()  # replaced by an empty tmpfs
-    bound: set[str] = set()  # bound back inside a hidden directory
-    for target in sorted({os.path.realpath(p) for p in paths}):
-        parts = Path(target).parts
-        for depth in range(len(parts) - 1):
-            parent = str(Path(*parts[: depth + 1]))
-            child = str(Path(*parts[: depth + 2]))
-            if parent not in hidden and not os.stat(parent).st_mode & stat.S_IXOTH:
-                args += ["--perms", "0755", "--tmpfs", parent]
-                hidden.add(parent)
-            if parent in hidden and child not in bound:
-                args += ["--ro-bind", child, child]
-                bound.add(child)
-    return args
+
+    mounts: tuple[tuple[str, ...], ...]
+    env: tuple[tuple[str, str], ...]
+    limits: Limits
+    uid: int
+    workdir: str
+
+
+def python_trees() -> list[str]:
+    """The folders of the Python environment that runs the kernel (venv and base)."""
+    trees = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                           sys.base_exec_prefix)}
+    trees.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    # one tree inside another is bound once, as the outer one
+    return sorted(t for t in trees if not any(t != o and t.startswith(o.rstrip("/") + "/")
+                                                for o in trees))
+
+
+def sandbox_policy(
+    scratch: str, limits: Limits, hide: tuple[str, ...] = (), uid: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Policy:
+    """What one sandboxed kernel may see and do.
+
+    Read-only: the system's programs and libraries (``SYSTEM_TREES``), a few files of
+    ``/etc`` (``SYSTEM_ETC``) and the Python environment (:func:`python_trees`).
+    Private and empty: ``/tmp`` (also the kernel's home). Read-write: the scratch
+    folder holding the notebook and the assignment's data files. Nothing else of the
+    machine exists inside: no home folders, no other checkouts, no course folders.
+    ``hide`` names folders to mask even if they lie inside one of those trees.
+    The environment is cleared; only ``env`` and what the kernel needs are set.
+    """
+    mounts: list[tuple[str, ...]] = []
+    for path in (*SYSTEM_TREES, *SYSTEM_ETC):
+        if os.path.islink(path):
+            mounts.append(("link", os.readlink(path), path))
+        elif os.path.exists(path):
+            mounts.append(("ro", path))
+    pythons = python_trees()
+    mounts += [("ro", tree) for tree in pythons
+               if not any(tree == m[-1] or tree.startswith(m[-1].rstrip("/") + "/")
+                          for m in mounts if m[0] == "ro")]
+    mounts += [("dev", "/dev"), ("proc", "/proc"), ("tmpfs", "/tmp")]
+    for folder in hide:
+        folder = os.path.realpath(folder)
+        inside = any(folder.startswith(m[-1].rstrip("/") + "/") for m in mounts if m[0] == "ro")
+        if inside:
+            mounts.append(("tmpfs", folder))
+            mounts += [("ro", tree) for tree in pythons
+                       if tree.startswith(folder.rstrip("/") + "/")]
+    mounts.append(("rw", scratch))
+    path = os.pathsep.join([os.path.join(sys.prefix, "bin"), "/usr/local/bin", "/usr/bin",
+                            "/bin"])
+    environment = {
+        "PATH": path,
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "IPYTHONDIR": "/tmp/.ipython",
+        "MPLCONFIGDIR": "/tmp/.matplotlib",
+        **(env or {}),
+    }
+    return Policy(tuple(mounts), tuple(sorted(environment.items())), limits,
+                  uid or sandbox_uid(), scratch)
 
 
 def bwrap_command(
-    scratch: str, limits: Limits, hide: tuple[str, ...] = (), uid: int | None = None
+    scratch: str, limits: Limits, hide: tuple[str, ...] = (), uid: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> list[str]:
-    """The command prefix that starts a program inside the sandbox.
+    """The command prefix that starts a program inside the sandbox of :func:`sandbox_policy`.
 
     Namespaces come from bubblewrap (run as root, without a user namespace); then
-    ``setpriv`` becomes the real unprivileged user ``nobody`` with no capabilities at
-    all (so that the process limit applies: the kernel exempts root from it), and
-    ``prlimit`` sets the resource limits.
+    ``setpriv`` becomes a real unprivileged user with no capabilities at all (so that
+    the process limit applies: the kernel exempts root from it), and ``prlimit`` sets
+    the resource limits.
     """
     tools = {name: shutil.which(name) for name in ("bwrap", "setpriv", "prlimit")}
     missing = [name for name, path in tools.items() if not path]
@@ -95,55 +164,45 @@ def bwrap_command(
             f"{', '.join(missing)} not found: grading untrusted notebooks needs the Debian "
             "packages bubblewrap and util-linux (scripts/setup.sh installs them)"
         )
-    python_homes = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable)]
-    # A private /tmp, and the folders to hide (e.g. the course root: solutions,
-    # gradebook, other students) replaced by empty ones; the Python running the
-    # kernel is bound back if it lives in one of them (a clone under /tmp, a .venv
-    # inside the course).
-    masks = ["/tmp", *hide]
-    masked: list[str] = []
+    policy = sandbox_policy(scratch, limits, hide, uid, env)
+    mounts: list[str] = []
+    targets = {m[-1] for m in policy.mounts}
     created: set[str] = set()
-
-    def reach(path: str) -> None:
-        """Create, traversable, the folders leading to ``path`` inside an earlier mask."""
-        for folder in masks:
-            if path.startswith(folder.rstrip("/") + "/") and folder != path:
-                parts = Path(path).relative_to(folder).parts[:-1]
-                for depth in range(1, len(parts) + 1):
-                    step = str(Path(folder, *parts[:depth]))
-                    if step not in created:
-                        created.add(step)
-                        masked.extend(["--perms", "0755", "--dir", step])
-
-    for folder in masks:
-        reach(folder)
-        masked += ["--perms", "1777" if folder == "/tmp" else "0755", "--tmpfs", folder]
-    for home in sorted(set(python_homes)):
-        if any(home.startswith(folder.rstrip("/") + "/") for folder in masks):
-            reach(home)
-            masked += ["--ro-bind", home, home]
-    uid = str(uid or sandbox_uid())
+    for kind, *args in policy.mounts:
+        # the folders leading to a mount point, traversable by the sandbox's user
+        for depth in range(2, len(Path(args[-1]).parts)):
+            folder = str(Path(*Path(args[-1]).parts[:depth]))
+            if folder not in created and folder not in targets:
+                mounts += ["--perms", "0755", "--dir", folder]
+                created.add(folder)
+        if kind == "tmpfs":
+            created = {f for f in created if not f.startswith(args[0].rstrip("/") + "/")}
+        if kind == "ro":
+            mounts += ["--ro-bind", args[0], args[0]]
+        elif kind == "rw":
+            mounts += ["--bind", args[0], args[0]]
+        elif kind == "link":
+            mounts += ["--symlink", args[0], args[1]]
+        elif kind == "tmpfs":
+            mounts += ["--perms", "1777" if args[0] == "/tmp" else "0755", "--tmpfs", args[0]]
+        else:  # dev, proc
+            mounts += [f"--{kind}", args[0]]
+    environment = [a for name, value in policy.env for a in ("--setenv", name, value)]
+    limits = policy.limits
     return [
         tools["bwrap"],
         "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
         "--unshare-cgroup-try",
-        "--ro-bind", "/", "/",
-        *_reachable_mounts(python_homes),
-        "--dev", "/dev",
-        "--proc", "/proc",
-        *masked,
-        "--bind", scratch, scratch,
-        "--chdir", scratch,
+        "--clearenv",
+        *mounts,
+        "--remount-ro", "/",
+        "--chdir", policy.workdir,
         "--die-with-parent",
         "--new-session",
-        # ipykernel would take the sandbox's init for a dead parent and exit
-        "--unsetenv", "JPY_PARENT_PID",
-        "--setenv", "HOME", "/tmp",
-        "--setenv", "IPYTHONDIR", "/tmp/.ipython",
-        "--setenv", "MPLCONFIGDIR", "/tmp/.matplotlib",
+        *environment,
         "--",
         tools["setpriv"],
-        f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        f"--reuid={policy.uid}", f"--regid={policy.uid}", "--clear-groups",
         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
         "--",
         tools["prlimit"],
@@ -186,10 +245,36 @@ def check_sandbox(python: str = sys.executable) -> None:
             )
 
 
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel runs inside :func:`bwrap_command`'s sandbox."""
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
-    def __init__(self, scratch: str, limits: Limits, hide: tuple[str, ...] = (), **kwargs):
+
+def kernel_pid(sandbox_pid: int) -> int | None:
+    """The kernel's pid (as seen from outside) in the sandbox started as ``sandbox_pid``.
+
+    bubblewrap with its own PID namespace runs as: bwrap (``sandbox_pid``) -> bwrap as
+    the namespace's init -> the kernel (after setpriv and prlimit replaced themselves
+    with it). Signals sent to ``sandbox_pid`` reach neither of the last two.
+    """
+    for init in _children(sandbox_pid):
+        for child in _children(init):
+            return child
+    return None
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel runs inside :func:`bwrap_command`'s sandbox.
+
+    Interrupts are signals to the kernel's own process group inside the sandbox:
+    jupyter_client's would go to bubblewrap, which does not pass them on.
+    """
+
+    def __init__(self, scratch: str, limits: Limits, hide: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None, **kwargs):
         super().__init__(
             transport="ipc",
             ip=os.path.join(scratch, "kernel-ipc"),
@@ -200,6 +285,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._scratch = scratch
         self._limits = limits
         self._hide = hide
+        self._env = env
         self._uid = sandbox_uid()
 
     def write_connection_file(self, **kwargs):
@@ -217,4 +303,18 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
-        return bwrap_command(self._scratch, self._limits, self._hide, self._uid) + command
+        return bwrap_command(self._scratch, self._limits, self._hide, self._uid,
+                             self._env) + command
+
+    async def interrupt_kernel(self) -> None:
+        """SIGINT to the kernel's process group (the kernel is a session leader)."""
+        pid = kernel_pid(self.provisioner.pid) if self.has_kernel else None
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, signal.SIGINT)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGINT)
+
+    _async_interrupt_kernel = interrupt_kernel
