@@ -38,7 +38,8 @@ def hostile_report() -> Report:
     pair = SimilarPair(f"s1{EVIL}", "s2", 0.9, 0.8, 10, f"x = '{EVIL}'", "y = 2", 0.85)
     counts = {"students": 2, "graded_ok": 1, "notebook_timeouts": 0, "cell_timeouts": 1,
               "kernel_died": 0, "errors": 1, "sandbox_refusals": 1,
-              "students_with_sandbox_refusals": 1, "manual_pending": 2}
+              "students_with_sandbox_refusals": 1, "manual_pending": 2,
+              "robust_only": 0, "students_with_robust_only": 0}
     return Report(
         f"ps0{EVIL}", Path("report.html"), [], ClassResults(f"ps0{EVIL}", items, students, ""),
         ["q1_tests"], [ItemStats("q1_tests", 1, 2, 0.5, 0.5, None)], None,
