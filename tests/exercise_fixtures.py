@@ -140,6 +140,15 @@ class TypedNumbers:
         assert self.autograded(course, "typed_numbers") == self.AUTOGRADED
 
 
+def assert_unanswered_questions_name_their_variable(course, assignment: str,
+                                                    autograded: dict[str, float]) -> None:
+    """In the blank student version, every graded test says which variable to define."""
+    for grade_id in autograded:
+        msg = error_message(course, "blank", assignment, grade_id)
+        assert "is not defined: run your answer cell, and keep the variable name" in msg, (
+            grade_id, msg)
+
+
 def assert_holds_verdicts(assignment: str) -> None:
     """The problem set's text defines the verdicts with dustcourse.verdicts' words."""
     from conftest import ROOT
@@ -230,3 +239,14 @@ class RobustnessRun:
         assert outcomes["typed_numbers"].robust_only == sorted(following)
         assert self.scores(course, "typed_numbers") == {
             k: (0 if k in following else v) for k, v in self.AUTOGRADED.items()}
+
+
+def robustness_run(assignment: str, autograded: dict[str, float],
+                   correct: dict[str, dict[str, str]], typed: dict[str, str]) -> type:
+    """A RobustnessRun class for one problem set (assign it to ``TestRobustness``)."""
+    return type("TestRobustness", (RobustnessRun,), {
+        "__doc__": "The robustness run on this problem set: correct answers keep full "
+                   "marks, typed numbers lose every data-following question.",
+        "ASSIGNMENT": assignment, "AUTOGRADED": autograded, "CORRECT": correct,
+        "TYPED": typed,
+    })

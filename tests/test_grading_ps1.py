@@ -9,7 +9,13 @@ results, so one mistake is not counted twice.
 from __future__ import annotations
 
 from conftest import exercise_contract
-from exercise_fixtures import RobustnessRun, TypedNumbers, assert_holds_verdicts, error_message
+from exercise_fixtures import (
+    TypedNumbers,
+    assert_holds_verdicts,
+    assert_unanswered_questions_name_their_variable,
+    error_message,
+    robustness_run,
+)
 
 ASSIGNMENT = "ps1-articles-as-data"
 AUTOGRADED = {
@@ -212,20 +218,10 @@ class TestContract(TypedNumbers, Contract):
         assert "wrong width" in msg and "direction is right" in msg, msg
         msg = error_message(course, "inclusive_days", ASSIGNMENT, "q9_days_between_tests")
         assert "premiere day is not counted" in msg, msg
-        for grade_id in AUTOGRADED:
-            msg = error_message(course, "blank", ASSIGNMENT, grade_id)
-            assert "is not defined: run your answer cell, and keep the variable name" in msg, (
-                grade_id, msg)
+        assert_unanswered_questions_name_their_variable(course, ASSIGNMENT, AUTOGRADED)
 
     def test_verdict_text_is_the_shared_vocabulary(self):
         assert_holds_verdicts(ASSIGNMENT)
 
 
-class TestRobustness(RobustnessRun):
-    """The robustness run on this problem set: correct answers keep full marks, typed
-    numbers lose every data-following question."""
-
-    ASSIGNMENT = ASSIGNMENT
-    AUTOGRADED = AUTOGRADED
-    CORRECT = CORRECT
-    TYPED = TYPED
+TestRobustness = robustness_run(ASSIGNMENT, AUTOGRADED, CORRECT, TYPED)

@@ -12,7 +12,11 @@ import io
 
 import pandas as pd
 from conftest import exercise_contract
-from exercise_fixtures import RobustnessRun, TypedNumbers, error_message
+from exercise_fixtures import (
+    TypedNumbers,
+    assert_unanswered_questions_name_their_variable,
+    robustness_run,
+)
 
 ASSIGNMENT = "ps2-rural-migration"
 AUTOGRADED = {
@@ -222,10 +226,7 @@ class TestContract(TypedNumbers, Contract):
 
     def test_messages_say_what_is_expected(self, course):
         """An unanswered question names the variable to define."""
-        for grade_id in AUTOGRADED:
-            msg = error_message(course, "blank", ASSIGNMENT, grade_id)
-            assert "is not defined: run your answer cell, and keep the variable name" in msg, (
-                grade_id, msg)
+        assert_unanswered_questions_name_their_variable(course, ASSIGNMENT, AUTOGRADED)
 
 
 def test_perturbed_population_moves_the_first_urban_majority_year():
@@ -248,11 +249,4 @@ def test_perturbed_population_moves_the_first_urban_majority_year():
         assert first_majority(copy) != first_majority(real), secret
 
 
-class TestRobustness(RobustnessRun):
-    """The robustness run on this problem set: correct answers keep full marks, typed
-    numbers lose every data-following question."""
-
-    ASSIGNMENT = ASSIGNMENT
-    AUTOGRADED = AUTOGRADED
-    CORRECT = CORRECT
-    TYPED = TYPED
+TestRobustness = robustness_run(ASSIGNMENT, AUTOGRADED, CORRECT, TYPED)

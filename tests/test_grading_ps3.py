@@ -9,7 +9,12 @@ earlier results, so one mistake is not counted twice.
 from __future__ import annotations
 
 from conftest import exercise_contract
-from exercise_fixtures import RobustnessRun, TypedNumbers, error_message
+from exercise_fixtures import (
+    TypedNumbers,
+    assert_unanswered_questions_name_their_variable,
+    error_message,
+    robustness_run,
+)
 
 ASSIGNMENT = "ps3-film-realism"
 AUTOGRADED = {
@@ -210,17 +215,7 @@ class TestContract(TypedNumbers, Contract):
         assert "festival" in msg, msg
         msg = error_message(course, "quantity_wrong_data", ASSIGNMENT, "q8_reception_tests")
         assert "quantity" in msg, msg
-        for grade_id in AUTOGRADED:
-            msg = error_message(course, "blank", ASSIGNMENT, grade_id)
-            assert "is not defined: run your answer cell, and keep the variable name" in msg, (
-                grade_id, msg)
+        assert_unanswered_questions_name_their_variable(course, ASSIGNMENT, AUTOGRADED)
 
 
-class TestRobustness(RobustnessRun):
-    """The robustness run on this problem set: correct answers keep full marks, typed
-    numbers lose every data-following question."""
-
-    ASSIGNMENT = ASSIGNMENT
-    AUTOGRADED = AUTOGRADED
-    CORRECT = CORRECT
-    TYPED = TYPED
+TestRobustness = robustness_run(ASSIGNMENT, AUTOGRADED, CORRECT, TYPED)

@@ -9,7 +9,13 @@ judged on the student's own earlier results, so one mistake is not counted twice
 from __future__ import annotations
 
 from conftest import exercise_contract
-from exercise_fixtures import RobustnessRun, TypedNumbers, assert_holds_verdicts, error_message
+from exercise_fixtures import (
+    TypedNumbers,
+    assert_holds_verdicts,
+    assert_unanswered_questions_name_their_variable,
+    error_message,
+    robustness_run,
+)
 
 ASSIGNMENT = "ps4-box-office"
 AUTOGRADED = {
@@ -240,20 +246,10 @@ class TestContract(TypedNumbers, Contract):
         msg = error_message(course, "timid_verdict", ASSIGNMENT, "q10_verdict_tests")
         assert msg and not any(f"'{w}'" in msg or f'"{w}"' in msg for w in
                                ("consistent", "rounding", "wrong", "unverifiable")), msg
-        for grade_id in AUTOGRADED:
-            msg = error_message(course, "blank", ASSIGNMENT, grade_id)
-            assert "is not defined: run your answer cell, and keep the variable name" in msg, (
-                grade_id, msg)
+        assert_unanswered_questions_name_their_variable(course, ASSIGNMENT, AUTOGRADED)
 
     def test_verdict_text_is_the_shared_vocabulary(self):
         assert_holds_verdicts(ASSIGNMENT)
 
 
-class TestRobustness(RobustnessRun):
-    """The robustness run on this problem set: correct answers keep full marks, typed
-    numbers lose every data-following question."""
-
-    ASSIGNMENT = ASSIGNMENT
-    AUTOGRADED = AUTOGRADED
-    CORRECT = CORRECT
-    TYPED = TYPED
+TestRobustness = robustness_run(ASSIGNMENT, AUTOGRADED, CORRECT, TYPED)
