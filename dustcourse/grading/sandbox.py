@@ -113,7 +113,9 @@ def sandbox_policy(
     ``hide`` names folders to mask even if they lie inside one of those trees.
     The environment is cleared; only ``env`` and what the kernel needs are set.
     """
-    mounts: list[tuple[str, ...]] = []
+    # /dev, /proc and the private /tmp first: a Python tree or scratch folder that lives
+    # under /tmp (a clone in /tmp, say) is then bound on top of the empty /tmp, not hidden
+    mounts: list[tuple[str, ...]] = [("dev", "/dev"), ("proc", "/proc"), ("tmpfs", "/tmp")]
     for path in (*SYSTEM_TREES, *SYSTEM_ETC):
         if os.path.islink(path):
             mounts.append(("link", os.readlink(path), path))
@@ -123,7 +125,6 @@ def sandbox_policy(
     mounts += [("ro", tree) for tree in pythons
                if not any(tree == m[-1] or tree.startswith(m[-1].rstrip("/") + "/")
                           for m in mounts if m[0] == "ro")]
-    mounts += [("dev", "/dev"), ("proc", "/proc"), ("tmpfs", "/tmp")]
     for folder in hide:
         folder = os.path.realpath(folder)
         inside = any(folder.startswith(m[-1].rstrip("/") + "/") for m in mounts if m[0] == "ro")
