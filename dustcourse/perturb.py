@@ -26,6 +26,16 @@ column; ``digits`` is the number of decimals written, by default the original ce
 ``derive``
     set ``column`` to a Python expression of the row's other (numeric) columns, where
     every column it names is filled in; ``digits`` decimals.
+``printed``
+    keep a printed form in step with its value (``value`` and ``printed`` name the two
+    columns): in every row whose printed text agreed with its value in the real table
+    (the one number printed, times a power of a thousand, is the value; or a number
+    word; or a date printed as "February 13" or "Nov.1"), the number or date in the
+    text is rewritten for the perturbed value, with as many significant digits as it
+    had but at least three, and no decimals added to a whole number (one more digit if
+    that would print the old figure again), and the value becomes
+    exactly what is printed. Rows whose text did not agree are left alone. Put it after
+    the operations that change the value.
 ``add_rows``
     copy ``count`` rows chosen among those matching ``where``, with new keys
     (``key: {"column", "suffix": "_x{n}"}`` or ``{"column", "numbered": "v{n:02d}"}``,
@@ -144,9 +154,12 @@ def _read(text: str) -> tuple[list[str], list[dict]]:
     return list(reader.fieldnames or []), list(reader)
 
 
+_ORIGINAL = "\0original"  # each row's cells in the real table (copies keep their source's)
+
+
 def _write(header: list[str], rows: list[dict]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, header, lineterminator="\n")
+    writer = csv.DictWriter(out, header, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
@@ -257,12 +270,116 @@ def _add_rows(rows, rule, draws, group):
         rows.append(copy)
 
 
+_NUMBER_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+          "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+          "seventeen", "eighteen", "nineteen", "twenty"]
+_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"]
+_MONTH_DAY = re.compile(r"\b(" + "|".join(f"{m[:3]}(?:{m[3:]})?" for m in _MONTHS)
+                        + r")(\.?\s*)(\d{1,2})\b")
+
+
+MIN_SIGNIFICANT = 3  # printed figures keep the value to 3 digits: ratios barely move
+
+
+def _significant(token: str) -> int:
+    digits = token.replace(",", "")
+    if "." in digits:
+        return len(digits.replace(".", "").lstrip("0")) or 1
+    return len(digits.lstrip("0").rstrip("0")) or 1
+
+
+def _printed_date(text: str, value: str):
+    """The "Month D" match of ``text`` that prints the ISO date ``value`` (None if none)."""
+    if not _FULL_DATE.fullmatch(value):
+        return None
+    day = date.fromisoformat(value)
+    matches = [m for m in _MONTH_DAY.finditer(text)
+               if m.group(1)[:3].lower() == _MONTHS[day.month - 1][:3].lower()
+               and int(m.group(3)) == day.day]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _printed_number(text: str, value: str):
+    """(match, scale) of the one number ``text`` prints for ``value`` (None if it does not
+    print it): the number times 1, 10^3, 10^6 or 10^9 is the value."""
+    if not _NUMBER.fullmatch(value or ""):
+        return None
+    tokens = list(_NUMBER_TOKEN.finditer(text))
+    if len(tokens) == 1:
+        number = float(tokens[0].group().replace(",", ""))
+        for scale in (1, 1e3, 1e6, 1e9):
+            if number and math.isclose(number * scale, float(value), rel_tol=1e-12):
+                return tokens[0], scale
+        return None
+    words = list(_WORD.finditer(text))
+    if not tokens and len(words) == 1 and _WORDS.index(words[0].group().lower()) == float(value):
+        return words[0], None
+    return None
+
+
+def printed_agrees(text: str, value: str) -> bool:
+    """Does the printed ``text`` print ``value`` (the relation :func:`_printed` keeps)?"""
+    return bool(_printed_date(text or "", value or "") or _printed_number(text or "", value or ""))
+
+
+def _printed(rows, rule, draws, group):
+    value_col, text_col = rule["value"], rule["printed"]
+    for row in rows:
+        original = row.get(_ORIGINAL)
+        if original is None or row[value_col] == original[value_col]:
+            continue
+        old_text, old_value = original[text_col], original[value_col]
+        if row[text_col] != old_text:
+            continue  # a rule already rewrote it
+        match = _printed_date(old_text, old_value)
+        if match and _FULL_DATE.fullmatch(row[value_col]):
+            new = date.fromisoformat(row[value_col])
+            month = _MONTHS[new.month - 1]
+            name = month if len(match.group(1)) > 3 else month[:3]
+            row[text_col] = (old_text[:match.start()] + f"{name}{match.group(2)}{new.day}"
+                             + old_text[match.end():])
+            continue
+        found = _printed_number(old_text, old_value)
+        if not found or not _NUMBER.fullmatch(row[value_col]):
+            continue
+        match, scale = found
+        target = float(row[value_col])
+        if scale is None:  # a number word
+            number = round(target)
+            if not 0 <= number < len(_WORDS) or number == float(old_value):
+                row[value_col] = old_value  # no word to print it: the row stays as it was
+                continue
+            word = _WORDS[number]
+            word = word.capitalize() if match.group()[0].isupper() else word
+            row[text_col] = old_text[:match.start()] + word + old_text[match.end():]
+            row[value_col] = _format(number, _decimals(old_value))
+            continue
+        token = match.group()
+        first = max(_significant(token), MIN_SIGNIFICANT)
+        for significant in range(first, first + 4):
+            number = target / scale
+            magnitude = math.floor(math.log10(abs(number))) if number else 0
+            places = significant - 1 - magnitude
+            if scale == 1:  # a whole number stays whole ("600 households", "39-year-old")
+                places = min(places, _decimals(token))
+            decimals = max(0, places)
+            rounded = round(number, places)
+            printed = f"{rounded:,.{decimals}f}" if "," in token else f"{rounded:.{decimals}f}"
+            if printed != token:
+                break
+        row[text_col] = old_text[:match.start()] + printed + old_text[match.end():]
+        row[value_col] = _format(float(printed.replace(",", "")) * scale, _decimals(old_value))
+
+
 def _shuffle(rows, rule, draws, group):
     draws.rng(rule.get("group", group)).shuffle(rows)
 
 
 OPERATIONS = {"shuffle": _shuffle, "scale": _scale, "shift": _shift, "stretch": _stretch,
-              "derive": _derive, "add_rows": _add_rows}
+              "derive": _derive, "add_rows": _add_rows, "printed": _printed}
 
 
 def perturb_table(table: str, text: str, rules: list[dict], assignment: str, secret: str,
@@ -270,6 +387,8 @@ def perturb_table(table: str, text: str, rules: list[dict], assignment: str, sec
     """The perturbed CSV text of one table (``rules``: its list from the rules file)."""
     draws = draws or _Draws(assignment, secret)
     header, rows = _read(text)
+    for row in rows:
+        row[_ORIGINAL] = dict(row)
     for index, rule in enumerate(rules):
         operation = OPERATIONS.get(rule.get("op"))
         if operation is None:
@@ -308,8 +427,59 @@ def perturb_files(files: Mapping[str, bytes], assignment: str, secret: str,
     return out
 
 
-def validate_perturbed(files: Mapping[str, bytes], data_directory: Path) -> list[str]:
-    """Problems of the perturbed tables against data/datapackage.json ([] if none).
+_COLUMN_KEYS = ("column", "value", "printed")
+
+
+def check_rules(data_directory: Path) -> list[str]:
+    """Problems of the rules file against the data package ([] if none): a table the
+    package does not have, an unknown operation, a column its table does not have."""
+    problems = []
+    schemas = {r["name"]: {f["name"] for f in r["schema"]["fields"]}
+               for r in _datapackage(data_directory)["resources"]}
+    for table, rules in load_rules(data_directory).items():
+        if table not in schemas:
+            problems.append(f"{table}: not a table of the data package")
+            continue
+        for index, rule in enumerate(rules):
+            where = f"{table} rule {index + 1} ({rule.get('op')})"
+            if rule.get("op") not in OPERATIONS:
+                problems.append(f"{where}: unknown operation")
+            named = list(rule.get("columns", [])) + list(rule.get("where", {}) or {})
+            named += [rule[k] for k in _COLUMN_KEYS if k in rule]
+            named += [rule[k]["column"] for k in ("trend", "key", "jitter") if k in rule]
+            if rule.get("op") == "printed" and not {"value", "printed"} <= set(rule):
+                problems.append(f"{where}: name the value and printed columns")
+            problems += [f"{where}: no column {c!r}" for c in named if c not in schemas[table]]
+    return problems
+
+
+def relation_problems(table: str, original: str, perturbed: str, rules: list[dict]) -> list[str]:
+    """Rows of a perturbed table (CSV text) that break a relation its ``printed`` rules
+    keep: a printed text that agreed with its value in the real table and no longer
+    does. Rows are matched by their first column (the key)."""
+    header, before = _read(original)
+    _, after = _read(perturbed)
+    key = header[0]
+    real = {row[key]: row for row in before}
+    problems = []
+    for rule in rules:
+        if rule.get("op") != "printed":
+            continue
+        value, text = rule["value"], rule["printed"]
+        for row in after:
+            source = real.get(row[key])
+            if source and printed_agrees(source[text], source[value]) \
+                    and not printed_agrees(row[text], row[value]):
+                problems.append(f"{table}: row {row[key]}: {text} {row[text]!r} does not "
+                                f"print {value} {row[value]!r}")
+    return problems
+
+
+def validate_perturbed(files: Mapping[str, bytes], data_directory: Path,
+                       originals: Mapping[str, bytes] | None = None) -> list[str]:
+    """Problems of the perturbed tables against data/datapackage.json ([] if none),
+    and, given the real ``originals``, the relations the rules keep
+    (:func:`relation_problems`).
 
     The tables are checked in a copy of the data folder, so foreign keys into tables
     the assignment does not ship are checked against the real ones.
@@ -337,4 +507,10 @@ def validate_perturbed(files: Mapping[str, bytes], data_directory: Path) -> list
                     f"{getattr(e, 'field_name', '?')}: {e.message}"
                     for task in report.tasks for e in task.errors
                 ]
+    rules = load_rules(data_directory)
+    for name, content in (originals or {}).items():
+        table = tables.get(PurePosixPath(name).name)
+        if PurePosixPath(name).parent == PurePosixPath("data") and table and name in files:
+            problems += relation_problems(table, content.decode("utf-8"),
+                                          files[name].decode("utf-8"), rules.get(table, []))
     return problems

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..perturb import course_secret, perturb_files, validate_perturbed
+from ..perturb import check_rules, course_secret, perturb_files, validate_perturbed
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,8 @@ def setup(root: Path, config, assignment: str, limits, sandbox: bool = False) ->
         run.problems = cached["problems"]
         return run
 
-    run.problems = validate_perturbed(perturbed, data_directory)
+    run.problems = check_rules(data_directory) + validate_perturbed(
+        perturbed, data_directory, originals=files)
     for notebook_id, text in notebooks.items():
         # the instructor's own notebook, as `nbgrader generate_assignment` runs it: no
         # sandbox needed (and none may exist where the coordinator of a Dask run is)
