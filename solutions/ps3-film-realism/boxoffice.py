@@ -1,0 +1,1 @@
+../../dustcourse/boxoffice.py
