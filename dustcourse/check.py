@@ -43,6 +43,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MAX_MESSAGE = 400
 RUNNING = "DUSTCOURSE_CHECK_RUNNING"  # set for the kernel check() starts: no recursion
 DATA_PATH = re.compile(r"""["'](data/[^"'\s]+)["']""")
+IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", re.M)
 UNDEFINED = ("`{}` is not defined: run your answer cell, and keep the variable name")
 
 
@@ -137,8 +138,20 @@ def _error(cell) -> str | None:
     return None
 
 
+def _shipped_modules(nb: nbformat.NotebookNode) -> list[str]:
+    """Modules the notebook imports that no installed package provides: files shipped
+    beside it (``boxoffice.py``)."""
+    import importlib.util
+
+    names = {m.group(1) for c in nb.cells if c.cell_type == "code"
+             and not c.metadata.get("nbgrader", {}).get("solution")  # not the student's
+             for m in IMPORT.finditer(c.source)}
+    return sorted(n for n in names if importlib.util.find_spec(n) is None)
+
+
 def _missing_data(path: Path, nb: nbformat.NotebookNode) -> list[str]:
-    """The data files the notebook's code reads ("data/...") that are not beside it."""
+    """The data files the notebook's code reads ("data/...") and the module files it
+    imports that are not beside it."""
     wanted = sorted({m.group(1) for c in nb.cells if c.cell_type == "code"
                      for m in DATA_PATH.finditer(c.source)})
     folder = path.parent
@@ -147,6 +160,10 @@ def _missing_data(path: Path, nb: nbformat.NotebookNode) -> list[str]:
         "folder beside the notebook (keep the notebook and its data/ folder together, as "
         "in the exercise download)"
         for name in wanted if not (folder / name).is_file()
+    ] + [
+        f"the file {name}.py is missing: it should be at {folder / (name + '.py')}, beside "
+        "the notebook (keep the files of the exercise download together)"
+        for name in _shipped_modules(nb) if not (folder / f"{name}.py").is_file()
     ]
 
 
@@ -154,12 +171,15 @@ def _cell_problems(executed: nbformat.NotebookNode) -> list[str]:
     """Errors in code cells that are neither answers nor checks (the setup cell)."""
     from nbgrader import utils
 
+    modules = _shipped_modules(executed)
     problems = []
     for number, cell in enumerate(executed.cells, 1):
         if cell.cell_type != "code" or utils.is_solution(cell) or utils.is_grade(cell):
             continue
         error = _error(cell)
-        if error and not (error.startswith("FileNotFoundError") and "data/" in error):
+        shipped = any(f"No module named '{n}'" in (error or "") for n in modules)
+        if error and not (error.startswith("FileNotFoundError") and "data/" in error) \
+                and not shipped:  # a missing data or module file is named once, above
             name = _grade_id(cell) or f"number {number}"
             problems.append(f"cell {name} raised {error}: the questions after it fail with it, "
                             "so fix this first")

@@ -144,6 +144,21 @@ def test_missing_data_folder_names_each_file_and_where_it_belongs(tmp_path):
     assert "FileNotFoundError" not in text  # said once, as the missing file
 
 
+def test_missing_module_file_is_named_with_where_it_belongs(tmp_path):
+    """A module shipped beside the notebook (ps3 and ps4 import boxoffice.py) that is
+    missing is named, with its path; installed packages are not asked for."""
+    from dustcourse.check import _missing_data
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import pandas as pd\nfrom boxoffice import run_series\nimport numpy")])
+    path = tmp_path / "ps.ipynb"
+    assert _missing_data(path, nb) == [
+        f"the file boxoffice.py is missing: it should be at {tmp_path / 'boxoffice.py'}, "
+        "beside the notebook (keep the files of the exercise download together)"]
+    (tmp_path / "boxoffice.py").write_text("")
+    assert _missing_data(path, nb) == []
+
+
 def test_check_called_inside_the_checked_notebook_does_not_recurse(exercise):
     """A check() cell in the notebook itself: the run it starts skips that call."""
     nb = make_submission(RELEASE, SOURCE)
