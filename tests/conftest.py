@@ -234,6 +234,28 @@ def hostile_class():
     return build_and_grade(Course.fresh(ROOT / "_build" / "test-pipeline-course"), jobs=2)
 
 
+@pytest.fixture(scope="session")
+def robust_ps0_class(tmp_path_factory):
+    """ps0 graded once with the robustness run (local executor, 2 workers, fixed secret):
+    (course, {student: Outcome}). The solution ("perfect"), the blank version, the
+    typed-numbers student ("typed"), a wrong answer ("value_unit_only") and the correct
+    answers in other idioms of tests/test_grading_ps0.py."""
+    from exercise_fixtures import grade_with_robustness
+    from test_grading_ps0 import CORRECT, WRONG
+    from typed_answers import typed_answers
+
+    assignment = "ps0-warmup"
+    course = Course.fresh(tmp_path_factory.mktemp("robust") / "course")
+    course.generate(assignment)
+    course.submit_answers("perfect", assignment)
+    course.submit_answers("blank", assignment, solve=False)
+    course.submit_answers("typed", assignment, typed_answers(course.source(assignment)))
+    course.submit_answers("value_unit_only", assignment, WRONG["value_unit_only"])
+    for student, answers in CORRECT.items():
+        course.submit_answers(student, assignment, answers)
+    return course, grade_with_robustness(course, assignment)
+
+
 @pytest.fixture
 def course(tmp_path: Path) -> Course:
     root = tmp_path / "course"

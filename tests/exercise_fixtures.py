@@ -16,7 +16,9 @@ a template keeps their definition.
 
 from __future__ import annotations
 
+import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -120,26 +122,6 @@ def error_message(course, student: str, assignment: str, grade_id: str) -> str:
     raise KeyError(grade_id)
 
 
-class TypedNumbers:
-    """Mixin for an ExerciseContract class: submits the typed-numbers student (TYPED:
-    {answer grade id: template}) and checks that it is a faithful copy (full marks on
-    the real data). Which points it loses in the robustness run is checked there."""
-
-    TYPED: ClassVar[dict[str, str]] = {}
-
-    @classmethod
-    def submit_more(cls, course) -> None:
-        from dustcourse.submissions import make_submission
-
-        super().submit_more(course)
-        release, source = course.release(cls.ASSIGNMENT), course.source(cls.ASSIGNMENT)
-        typed = typed_answers(source, cls.TYPED)
-        course.submit("typed_numbers", cls.ASSIGNMENT, make_submission(release, source, typed))
-
-    def test_typed_numbers_score_full_marks_on_the_real_data(self, course):
-        assert self.autograded(course, "typed_numbers") == self.AUTOGRADED
-
-
 def assert_unanswered_questions_name_their_variable(course, assignment: str,
                                                     autograded: dict[str, float]) -> None:
     """In the blank student version, every graded test says which variable to define."""
@@ -164,6 +146,35 @@ def assert_holds_verdicts(assignment: str) -> None:
 ROBUST_SECRET = "fixed-test-secret"  # tests must not depend on a random course secret
 
 
+@contextmanager
+def grading_secret(secret: str = ROBUST_SECRET):
+    """$DUSTCOURSE_GRADING_SECRET set to ``secret`` for the block (restored after)."""
+    old = os.environ.get("DUSTCOURSE_GRADING_SECRET")
+    os.environ["DUSTCOURSE_GRADING_SECRET"] = secret
+    try:
+        yield secret
+    finally:
+        if old is None:
+            del os.environ["DUSTCOURSE_GRADING_SECRET"]
+        else:
+            os.environ["DUSTCOURSE_GRADING_SECRET"] = old
+
+
+def grade_with_robustness(course, assignment: str, jobs: int = 2, **options) -> dict:
+    """{student: Outcome} of a `dustcourse grade autograde` run with the robustness run
+    (sandbox on, ``jobs`` local workers unless ``options`` choose another executor),
+    under the fixed test secret. The one helper of every robustness test.
+
+        outcomes = grade_with_robustness(course, "ps1-articles-as-data")
+        outcomes["typed_numbers"].robust_only   # tests failed only on the perturbed data
+    """
+    from dustcourse.grading.autograde import autograde
+
+    with grading_secret():
+        outcomes = autograde(course.root, assignment, jobs=jobs, robustness=True, **options)
+    return {o.student: o for o in outcomes}
+
+
 def data_following(source: Path) -> set[str]:
     """Grade ids of the autograded test cells that follow the data (no
     ``dustcourse: {follows_data: false}`` in the source notebook)."""
@@ -177,10 +188,12 @@ def data_following(source: Path) -> set[str]:
 
 class RobustnessRun:
     """One class per problem set graded by `dustcourse grade autograde` with the
-    robustness run (sandbox on, two workers, a fixed secret): the solution, the correct
-    answers in other idioms (CORRECT) and the typed-numbers student (TYPED). Correct
-    answers keep full marks in both runs; the typed numbers lose every data-following
-    question, and only those."""
+    robustness run (sandbox on, two workers, a fixed secret): the correct answers in
+    other idioms (CORRECT) and the typed-numbers student (TYPED). The solution itself
+    runs on the perturbed data in the run's set-up, which records every test it fails
+    there (none allowed), so it is not graded again as a student. Correct answers keep
+    full marks in both runs; the typed numbers lose every data-following question, and
+    only those."""
 
     ASSIGNMENT: ClassVar[str]
     AUTOGRADED: ClassVar[dict[str, float]]
@@ -189,38 +202,31 @@ class RobustnessRun:
 
     def pytest_generate_tests(self, metafunc):
         if "robust_student" in metafunc.fixturenames:
-            metafunc.parametrize("robust_student", ["perfect", *sorted(self.CORRECT)])
+            metafunc.parametrize("robust_student", sorted(self.CORRECT))
+        if "typed_student" in metafunc.fixturenames:
+            metafunc.parametrize("typed_student", ["typed_numbers", "typed_copy"])
 
     @pytest.fixture(scope="class")
     @classmethod
     def robust_class(cls, tmp_path_factory):
         """(course, {student: Outcome}) of the class graded with the robustness run."""
-        import os
-
         from conftest import Course
+        from typed_answers import typed_answers as typed_copy
 
-        from dustcourse.grading.autograde import autograde
         from dustcourse.submissions import make_submission
 
         root = tmp_path_factory.mktemp(f"robust-{cls.ASSIGNMENT}") / "course"
         root.mkdir()
         course = Course(root)
         release, source = course.generate(cls.ASSIGNMENT)
-        course.submit_answers("perfect", cls.ASSIGNMENT)
         for student, answers in cls.CORRECT.items():
             course.submit_answers(student, cls.ASSIGNMENT, answers)
         typed = typed_answers(source, cls.TYPED)
         course.submit("typed_numbers", cls.ASSIGNMENT, make_submission(release, source, typed))
-        old = os.environ.get("DUSTCOURSE_GRADING_SECRET")
-        os.environ["DUSTCOURSE_GRADING_SECRET"] = ROBUST_SECRET
-        try:
-            outcomes = autograde(course.root, cls.ASSIGNMENT, jobs=2, robustness=True)
-        finally:
-            if old is None:
-                del os.environ["DUSTCOURSE_GRADING_SECRET"]
-            else:
-                os.environ["DUSTCOURSE_GRADING_SECRET"] = old
-        return course, {o.student: o for o in outcomes}
+        # the same student made by tests/typed_answers.py from the solution alone (every
+        # value it computes, as a constant): no template to keep in step
+        course.submit_answers("typed_copy", cls.ASSIGNMENT, typed_copy(source))
+        return course, grade_with_robustness(course, cls.ASSIGNMENT)
 
     def scores(self, course, student):
         scores = course.scores(student, self.ASSIGNMENT)
@@ -232,12 +238,27 @@ class RobustnessRun:
         assert outcomes[robust_student].robust_only == []
         assert self.scores(course, robust_student) == self.AUTOGRADED
 
-    def test_typed_numbers_lose_every_data_following_question(self, robust_class):
+    def test_solution_passes_every_test_on_the_perturbed_data(self, robust_class):
+        """The set-up's run of the solution on the perturbed copy: no test ignored (a rule
+        breaking a relation a question relies on), no schema or relation problem."""
+        import json
+
+        course, _ = robust_class
+        cache = course.root / "grading" / "robustness" / f"{self.ASSIGNMENT}.json"
+        record = json.loads(cache.read_text())
+        assert record["ignored"] == {self.ASSIGNMENT: []}
+        assert record["problems"] == []
+
+    def test_typed_numbers_lose_every_data_following_question(self, robust_class,
+                                                              typed_student):
+        """Also says that the typed student is a faithful copy: every test it fails
+        in the robustness run passed the normal one, and the others score full marks."""
         course, outcomes = robust_class
         following = data_following(course.source(self.ASSIGNMENT))
-        assert following and following < set(self.AUTOGRADED)
-        assert outcomes["typed_numbers"].robust_only == sorted(following)
-        assert self.scores(course, "typed_numbers") == {
+        assert following and following <= set(self.AUTOGRADED)
+        assert outcomes[typed_student].status == "ok", outcomes[typed_student].reason
+        assert outcomes[typed_student].robust_only == sorted(following)
+        assert self.scores(course, typed_student) == {
             k: (0 if k in following else v) for k, v in self.AUTOGRADED.items()}
 
 

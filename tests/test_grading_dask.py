@@ -4,7 +4,8 @@ A real `dask scheduler` and two `dask worker` processes (each with a nanny, in i
 working folder) run on loopback for this module. The hostile class of
 tests/hostile_class.py is graded on them and compared with its local grading; then a
 worker is killed in the middle of a batch, and a submission that kills every worker it
-lands on is given up after the scheduler's bounded number of retries.
+lands on is given up after the scheduler's bounded number of retries. A small ps0 class
+graded with the robustness run gives the same scores and robust_only as locally.
 """
 
 from __future__ import annotations
@@ -110,6 +111,39 @@ def test_same_statuses_and_scores_as_the_local_executor(hostile_class, dask_grad
         assert (got.status, got.score, got.max_score) == (
             expected.status, expected.score, expected.max_score), (student, got.reason)
         assert course.scores(student, ASSIGNMENT) == local_course.scores(student, ASSIGNMENT)
+
+
+@pytest.fixture(scope="module")
+def dask_robust(cluster):
+    """A correct, a typed-numbers and a wrong submission of ps0 graded on the cluster with
+    the robustness run (the fixed test secret)."""
+    from exercise_fixtures import grade_with_robustness
+    from test_grading_ps0 import WRONG
+    from typed_answers import typed_answers
+
+    course = Course.fresh(ROOT / "_build" / "test-dask-robust")
+    course.generate(ASSIGNMENT)
+    course.submit_answers("perfect", ASSIGNMENT)
+    course.submit_answers("typed", ASSIGNMENT, typed_answers(course.source(ASSIGNMENT)))
+    course.submit_answers("value_unit_only", ASSIGNMENT, WRONG["value_unit_only"])
+    return course, grade_with_robustness(course, ASSIGNMENT, executor="dask",
+                                         scheduler=cluster.address)
+
+
+def test_robustness_run_gives_the_local_scores_and_statuses(robust_ps0_class, dask_robust):
+    """The same students graded with the robustness run by the local executor (conftest's
+    robust_ps0_class) and on Dask: same statuses, scores per question and robust_only."""
+    local_course, local = robust_ps0_class
+    course, remote = dask_robust
+    assert set(remote) == {"perfect", "typed", "value_unit_only"}
+    for student, got in remote.items():
+        expected = local[student]
+        assert (got.status, got.score, got.max_score, got.robust_only) == (
+            expected.status, expected.score, expected.max_score, expected.robust_only
+        ), (student, got.reason)
+        assert course.scores(student, ASSIGNMENT) == local_course.scores(student, ASSIGNMENT)
+    assert remote["typed"].robust_only and remote["typed"].score == 0  # the run judged
+    assert remote["perfect"].robust_only == [] and remote["perfect"].score == 7
 
 
 def test_both_workers_took_part(cluster, dask_graded):

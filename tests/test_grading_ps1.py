@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from conftest import exercise_contract
 from exercise_fixtures import (
-    TypedNumbers,
     assert_holds_verdicts,
     assert_unanswered_questions_name_their_variable,
     error_message,
@@ -208,9 +207,7 @@ TYPED = {
 Contract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)
 
 
-class TestContract(TypedNumbers, Contract):
-    TYPED = TYPED
-
+class TestContract(Contract):
     def test_messages_say_what_is_expected(self, course):
         """A wrong rounding step is not reported as a wrong direction; counting both
         days names the rule; an unanswered question names the variable to define."""

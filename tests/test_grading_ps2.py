@@ -13,7 +13,6 @@ import io
 import pandas as pd
 from conftest import exercise_contract
 from exercise_fixtures import (
-    TypedNumbers,
     assert_unanswered_questions_name_their_variable,
     robustness_run,
 )
@@ -221,9 +220,7 @@ TYPED = {
 Contract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)
 
 
-class TestContract(TypedNumbers, Contract):
-    TYPED = TYPED
-
+class TestContract(Contract):
     def test_messages_say_what_is_expected(self, course):
         """An unanswered question names the variable to define."""
         assert_unanswered_questions_name_their_variable(course, ASSIGNMENT, AUTOGRADED)

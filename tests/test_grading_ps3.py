@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from conftest import exercise_contract
 from exercise_fixtures import (
-    TypedNumbers,
     assert_unanswered_questions_name_their_variable,
     error_message,
     robustness_run,
@@ -206,9 +205,7 @@ TYPED = {
 Contract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)
 
 
-class TestContract(TypedNumbers, Contract):
-    TYPED = TYPED
-
+class TestContract(Contract):
     def test_messages_say_what_is_expected(self, course):
         """Wrong data in a column is named; an unanswered question names the variable."""
         msg = error_message(course, "festival_wrong_data", ASSIGNMENT, "q1_filmography_tests")

@@ -11,14 +11,14 @@ instructor told), the "flag" setting, the command line and --no-robustness.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import nbformat
 import pytest
 from conftest import ROOT, VENV_BIN, Course, nbgrader_env
-from robust_class import SECRET, grade_with_robustness
-from test_grading_ps0 import AUTOGRADED, CORRECT, WRONG
+from exercise_fixtures import ROBUST_SECRET as SECRET
+from exercise_fixtures import grading_secret
+from test_grading_ps0 import AUTOGRADED, CORRECT
 from typed_answers import typed_answers
 
 ASSIGNMENT = "ps0-warmup"
@@ -26,29 +26,14 @@ ASSIGNMENT = "ps0-warmup"
 
 @pytest.fixture(scope="module")
 def secret_env():
-    old = os.environ.get("DUSTCOURSE_GRADING_SECRET")
-    os.environ["DUSTCOURSE_GRADING_SECRET"] = SECRET
-    yield
-    if old is None:
-        del os.environ["DUSTCOURSE_GRADING_SECRET"]
-    else:
-        os.environ["DUSTCOURSE_GRADING_SECRET"] = old
+    with grading_secret():
+        yield
 
 
 @pytest.fixture(scope="module")
-def ps0_class(tmp_path_factory, secret_env):
-    """ps0 graded with the robustness run: {student: outcome}, and the course."""
-    root = tmp_path_factory.mktemp("robust") / "course"
-    root.mkdir()
-    course = Course(root)
-    course.generate(ASSIGNMENT)
-    course.submit_answers("perfect", ASSIGNMENT)
-    course.submit_answers("blank", ASSIGNMENT, solve=False)
-    course.submit_answers("typed", ASSIGNMENT, typed_answers(course.source(ASSIGNMENT)))
-    course.submit_answers("value_unit_only", ASSIGNMENT, WRONG["value_unit_only"])
-    for student, answers in CORRECT.items():
-        course.submit_answers(student, ASSIGNMENT, answers)
-    return course, grade_with_robustness(course, ASSIGNMENT)
+def ps0_class(robust_ps0_class):
+    """ps0 graded with the robustness run (conftest: shared with the Dask tests)."""
+    return robust_ps0_class
 
 
 def autograded(course, student):

@@ -5,8 +5,11 @@ data, no sandbox: it is the instructor's code) and returns, for each answer cell
 that assigns each name the solution's answer cell defines its value as a constant
 (``{grade_id: code}``, the form :func:`dustcourse.submissions.make_submission` takes).
 Such a submission scores full marks on the real data and must lose every data-following
-question in the robustness run. Answer cells whose values cannot be written as constants
-(a function, a figure) keep the solution's code.
+question in the robustness run. The solution's imports and function definitions are kept
+(a function cannot be typed; a student copying results still writes the function);
+answer cells with a value that cannot be written as a constant (a figure) keep the
+solution's code. Used for every problem set (tests/test_robustness.py for ps0, the
+RobustnessRun classes of exercise_fixtures for ps1..ps4).
 """
 
 from __future__ import annotations
@@ -43,9 +46,21 @@ print(_json.dumps({_n: _typed_constant(globals()[_n]) for _n in NAMES if _n in g
 '''
 
 
+def _statements(body):
+    """The statements of ``body`` and of the blocks inside it (if, for, with, try), not
+    those inside function or class definitions."""
+    for node in body:
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for block in ("body", "orelse", "finalbody"):
+                yield from _statements(getattr(node, block, []))
+            for handler in getattr(node, "handlers", []):
+                yield from _statements(handler.body)
+
+
 def _assigned_names(code: str) -> list[str]:
     names = []
-    for node in ast.parse(code).body:
+    for node in _statements(ast.parse(code).body):
         targets = []
         if isinstance(node, ast.Assign):
             targets = node.targets
@@ -58,8 +73,33 @@ def _assigned_names(code: str) -> list[str]:
     return names
 
 
+def _definitions(code: str) -> str:
+    """The imports and function or class definitions of ``code``, as written."""
+    lines = code.splitlines(keepends=True)
+    kept = [node for node in ast.parse(code).body
+            if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))]
+    return "".join("".join(lines[(n.decorator_list[0].lineno if getattr(n, "decorator_list", None)
+                                  else n.lineno) - 1:n.end_lineno]) for n in kept)
+
+
+_CACHE: dict[str, dict[str, str]] = {}
+
+
 def typed_answers(source_notebook: Path) -> dict[str, str]:
-    """{answer grade id: code assigning constants} for the solution in ``source_notebook``."""
+    """{answer grade id: code assigning constants} for the solution in ``source_notebook``
+    (computed once per session for the same notebook and data)."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(source_notebook).read_bytes())
+    for path in sorted((Path(source_notebook).parent / "data").glob("*")):
+        digest.update(path.name.encode() + path.read_bytes())
+    key = digest.hexdigest()
+    if key not in _CACHE:
+        _CACHE[key] = _typed_answers(Path(source_notebook))
+    return dict(_CACHE[key])
+
+
+def _typed_answers(source_notebook: Path) -> dict[str, str]:
     from nbclient import NotebookClient
 
     nb = nbformat.read(source_notebook, as_version=4)
@@ -81,7 +121,9 @@ def typed_answers(source_notebook: Path) -> dict[str, str]:
     typed = {}
     for grade_id, assigned in answers.items():
         if assigned and all(constants.get(n) is not None for n in assigned):
-            code = "".join(f"{n} = {constants[n]}\n" for n in assigned)
+            solution = _SOLUTION.search(sources[grade_id]).group(1)
+            code = _definitions(solution)
+            code += "".join(f"{n} = {constants[n]}\n" for n in assigned)
             # the cell's own lines outside the solution (constants it gives, a display)
             typed[grade_id] = _SOLUTION.sub(lambda _, code=code: code, sources[grade_id])
     return typed
