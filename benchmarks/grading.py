@@ -80,9 +80,15 @@ def coordinator_clock():
             setattr(coordinator, name, function)
 
 
-def grade_ours(base: Path, name: str, students: int, **options) -> tuple[float, float]:
-    """(wall seconds, coordinator seconds) of our autograde on a fresh class."""
+def grade_ours(base: Path, name: str, students: int, warm_from: Path | None = None,
+               **options) -> tuple[float, float]:
+    """(wall seconds, coordinator seconds) of our autograde on a fresh class; with
+    ``warm_from`` (a graded course), its secret and its cached solution run on the
+    perturbed data are copied first (the robustness run's one-time cost is paid)."""
     root = make_course(base, name, students)
+    if warm_from is not None:
+        shutil.copytree(warm_from / "grading", root / "grading",
+                        ignore=shutil.ignore_patterns("status"))
     with coordinator_clock() as spent:
         wall, outcomes = timed(coordinator.autograde, root, ASSIGNMENT, **options)
     bad = [o for o in outcomes if o.status != "ok"]
@@ -166,3 +172,36 @@ def benchmark(runs: int = 3, students: int = 60, scale=(15, 60, 240), jobs: int 
     figures = {"worker_seconds": per_sub, "coordinator_seconds": median(coord) / students,
                "local_wall": median(ours), "students": students, "jobs": jobs}
     return section, figures
+
+
+def robustness_benchmark(runs: int = 3, students: int = 12, jobs: int | None = None) -> Section:
+    """The robustness run's cost (issue 20): the same class graded without and with it.
+
+    Each run grades three fresh copies of one class: without the robustness run, with it
+    from scratch (the solution notebook's run on the perturbed data included: once per
+    assignment, secret and data), and with that run cached (the cost per submission).
+    """
+    jobs = jobs or os.cpu_count() or 1
+    section = Section(f"Robustness run ({students} submissions of {ASSIGNMENT}, sandbox on, "
+                      f"{jobs} workers)")
+    plain, cold, warm = [], [], []
+    with tempfile.TemporaryDirectory(prefix="dustcourse-bench-robust-") as tmp:
+        base = Path(tmp)
+        for n in range(runs):
+            plain.append(grade_ours(base, f"plain{n}", students, jobs=jobs)[0])
+            cold.append(grade_ours(base, f"cold{n}", students, jobs=jobs, robustness=True)[0])
+            warm.append(grade_ours(base, f"warm{n}", students, jobs=jobs, robustness=True,
+                                   warm_from=base / f"cold{n}")[0])
+    section.add("without the robustness run, wall", spread(plain),
+                f"{60 * students / median(plain):.1f} submissions/min")
+    section.add("with it, solution run cached, wall", spread(warm),
+                f"{60 * students / median(warm):.1f} submissions/min")
+    section.add("with it, solution run on the perturbed data included, wall", spread(cold),
+                "once per assignment, secret and data")
+    section.add("per submission, with / without the robustness run (median of per-run "
+                "ratios, solution run cached)",
+                f"{median([w / p for w, p in zip(warm, plain, strict=True)]):.2f}x", "<= 2.1x")
+    section.add(f"the same for this class of {students} with the solution run included",
+                f"{median([c / p for c, p in zip(cold, plain, strict=True)]):.2f}x",
+                "the one-time cost spreads over the class")
+    return section

@@ -3,6 +3,7 @@
     make bench                       # everything, each figure the median of 3 runs
     .venv/bin/python benchmarks/run.py --only book,grading --runs 3
     .venv/bin/python benchmarks/run.py --students 6 --scale 3,6 --runs 1 --only grading
+    .venv/bin/python benchmarks/run.py --only robustness --runs 3 --robust-students 12 --keep-others
 
 Prints each figure as it is measured, then writes the table with a description of the
 machine to docs/benchmarks.md (or --out). Comparisons are ratios of runs made in the
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import ROOT, machine
 
-PARTS = ("book", "grading", "dask", "suite")
+PARTS = ("book", "grading", "robustness", "dask", "suite")
 
 
 def main(argv=None) -> None:
@@ -29,6 +30,8 @@ def main(argv=None) -> None:
     parser.add_argument("--only", default=",".join(PARTS),
                         help=f"comma-separated parts: {', '.join(PARTS)}")
     parser.add_argument("--students", type=int, default=60, help="class size for grading")
+    parser.add_argument("--robust-students", type=int, default=12,
+                        help="class size for the robustness part")
     parser.add_argument("--scale", default="15,60,240",
                         help="class sizes for the growth curve ('' for none)")
     parser.add_argument("--scale-runs", type=int, default=None,
@@ -62,6 +65,11 @@ def main(argv=None) -> None:
             stock=not args.no_stock, scale_runs=args.scale_runs)
         if "grading" in parts:
             sections["grading"] = section
+    if "robustness" in parts:
+        import grading
+
+        print("Robustness run...", flush=True)
+        sections["robustness"] = grading.robustness_benchmark(args.runs, args.robust_students)
     if "dask" in parts:
         import cluster
 
