@@ -31,8 +31,9 @@ def secret_env():
 
 
 @pytest.fixture(scope="module")
-def ps0_class(robust_ps0_class):
-    """ps0 graded with the robustness run (conftest: shared with the Dask tests)."""
+def ps0_class(robust_ps0_class, secret_env):
+    """ps0 graded with the robustness run (conftest: shared with the Dask tests); the
+    module's tests see the secret it was graded with."""
     return robust_ps0_class
 
 
