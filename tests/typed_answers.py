@@ -38,10 +38,13 @@ def _typed_constant(value):
     if isinstance(value, (_types.FunctionType, _types.ModuleType, type)):
         return None
     module = type(value).__module__.split(".")[0]
-    if module not in ("pandas", "numpy"):
+    if module not in ("pandas", "numpy") and not isinstance(value, (list, tuple, dict)):
         return None  # a figure, an axis...
-    return ("__import__('pickle').loads(bytes.fromhex(%r))"
-            % _pickle.dumps(value).hex())
+    try:
+        data = _pickle.dumps(value)
+    except Exception:
+        return None  # holds something that cannot be stored (a figure...)
+    return "__import__('pickle').loads(bytes.fromhex(%r))" % data.hex()
 print(_json.dumps({_n: _typed_constant(globals()[_n]) for _n in NAMES if _n in globals()}))
 '''
 
