@@ -58,7 +58,8 @@ def paired_codes(first: pd.Series, second: pd.Series) -> pd.DataFrame:
             f"only in the first: {', '.join(map(str, only_first)) or 'none'}; "
             f"only in the second: {', '.join(map(str, only_second)) or 'none'}"
         )
-    return pd.DataFrame({"first": first.astype(str), "second": second.reindex(first.index).astype(str)})
+    second = second.reindex(first.index)
+    return pd.DataFrame({"first": first.astype(str), "second": second.astype(str)})
 
 
 def agreement_table(first: pd.Series, second: pd.Series, categories: list[str]) -> pd.DataFrame:
@@ -101,7 +102,9 @@ def kappa(first: pd.Series, second: pd.Series, categories: list[str]) -> float:
     """
     pairs = paired_codes(first, second)
     if chance_agreement(first, second, categories) == 1:
-        raise ValueError("kappa is undefined: both coders used one and the same category for every unit")
+        raise ValueError(
+            "kappa is undefined: both coders used one and the same category for every unit"
+        )
     return float(cohen_kappa_score(pairs["first"], pairs["second"], labels=categories))
 
 
