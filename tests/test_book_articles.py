@@ -239,6 +239,7 @@ def test_sensitivity_of_the_verdicts(pages, text):  # noqa: F811
     from dustcourse.printed import verdict
 
     rows = sensitivity_rows(pages[PAGE])
+    text = re.sub(r"\s+([),.;:])", r"\1", text.replace("’", "'"))  # glued values' padding
     milestones = pd.read_csv(DATA / "rtd_box_office_milestones.csv", dtype=str).set_index("id")
     figures = pd.read_csv(DATA / "article_figures.csv", dtype=str).set_index("id")
     peak = figures.loc["nc_peak_day_gross_yuan", "as_printed"]
