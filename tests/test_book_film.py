@@ -125,6 +125,11 @@ def test_second_coding_agreement_and_kappa(text, voices):
     assert f"The two coders agree on {same} of the {n} voices ({p_o:.0%})" in text
     assert f"chance alone would give {p_e:.0%}; kappa is {k:.2f}" in text
     assert f"agrees on {same} of them (Cohen's kappa {k:.2f})" in text
+    recoded = second.copy()
+    recoded["v12"] = "context"  # the exercise: the second coder applies the rule for doubt
+    p_o2 = (first == recoded).mean()
+    p_e2 = sum((first == c).mean() * (recoded == c).mean() for c in stances)
+    assert f"falls from {k:.2f} to {(p_o2 - p_e2) / (1 - p_e2):.2f}" in text
     differ = first.index[first != second]
     noun = "unit" if len(differ) == 1 else "units"
     assert f"The coders differ on {len(differ)} {noun}:" in text
