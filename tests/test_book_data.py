@@ -39,4 +39,4 @@ def test_rows_by_kind_of_carrier(text, pages):  # noqa: F811
     film = kinds("rtd_box_office_milestones")
     assert (f"{(film == 'original publisher').sum()} of its {len(film)} box-office milestones "
             "were read where they were first published") in text
-    assert "Rows of each table by the kind of site its source was read on" in pages[PAGE]
+    assert "rows of each table by the kind of site its source was read on" in text
