@@ -276,9 +276,11 @@ def implied_rate_interval(
     upper end is included, the lower end is not.
     """
     yuan, usd = _pair(yuan_printed, usd_printed)
-    usd_low, usd_high = rounding_interval(usd)
+    # parse again with the caller's reading of trailing zeros (_pair reads the wide one)
+    usd_low, usd_high = rounding_interval(usd.text, trailing_zeros=trailing_zeros)
     yuan_low, yuan_high = (
-        (yuan.value, yuan.value) if yuan_exact else rounding_interval(yuan)
+        (yuan.value, yuan.value) if yuan_exact
+        else rounding_interval(yuan.text, trailing_zeros=trailing_zeros)
     )
     if usd_low <= 0:
         raise ValueError(f"cannot bound the rate: {usd.text!r} could round from zero dollars")

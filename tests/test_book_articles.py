@@ -39,8 +39,9 @@ def number(figures: pd.DataFrame, figure_id: str) -> float:
 
 
 def fact_check_rows(page: str) -> list[dict[str, str]]:
-    """The rows of the chapter's last table (the fact-check table) as dicts."""
-    table = re.findall(r"<table id=\"T_\w+\">.*?</table>", page, flags=re.S)[-1]
+    """The rows of the fact-check table (the last table with a "claim" column) as dicts."""
+    tables = re.findall(r"<table id=\"T_\w+\">.*?</table>", page, flags=re.S)
+    table = [t for t in tables if re.search(r"<th[^>]*>claim</th>", t)][-1]
     headers = [html.unescape(h) for h in re.findall(r"<th[^>]*>([^<]*)</th>", table)]
     rows = []
     for row in re.findall(r"<tr>\s*(<td.*?)</tr>", table, flags=re.S):
@@ -220,3 +221,42 @@ def test_prose_helpers_format_ordinals_dates_and_unverified_rows():
     assert mark_unverified("42.1 yuan", True) == "42.1 yuan"
     with pytest.raises(TypeError):
         mark_unverified("42.1 yuan", "no")
+
+
+def sensitivity_rows(page: str) -> dict[str, dict[str, str]]:
+    """The rows of the sensitivity table, by scenario."""
+    tables = re.findall(r"<table id=\"T_\w+\">.*?</table>", page, flags=re.S)
+    table = [t for t in tables if "verdicts that flip" in t][-1]
+    rows = {}
+    for row in re.findall(r"<tr>\s*(<td.*?)</tr>", table, flags=re.S):
+        raw = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        cells = [html.unescape(c).strip() for c in raw]
+        rows[cells[0]] = {"recomputed": cells[1], "flip": cells[2], "flips": cells[3]}
+    return rows
+
+
+def test_sensitivity_of_the_verdicts(pages, text):  # noqa: F811
+    from dustcourse.printed import verdict
+
+    rows = sensitivity_rows(pages[PAGE])
+    text = re.sub(r"\s+([),.;:])", r"\1", text.replace("’", "'"))  # glued values' padding
+    milestones = pd.read_csv(DATA / "rtd_box_office_milestones.csv", dtype=str).set_index("id")
+    figures = pd.read_csv(DATA / "article_figures.csv", dtype=str).set_index("id")
+    peak = figures.loc["nc_peak_day_gross_yuan", "as_printed"]
+    before = verdict(peak, float(milestones.loc["m29", "value"]))
+    after = verdict(peak, float(milestones.loc["m32", "value"]))
+    assert (before, after) == ("rounding", "wrong")
+    assert f"NewsChina's {peak} is {before} against Beacon's figure, but {after} against" in text
+    peak_row = next(r for s, r in rows.items() if s.startswith("peak day of"))
+    assert peak_row["flip"] == "1" and peak_row["flips"].startswith(f"{peak} (NewsChina")
+    # the two rows for the 40m crossing give one amount: no verdict moves
+    assert milestones.loc["m17", "value"] == milestones.loc["m18", "value"]
+    crossing = next(r for s, r in rows.items() if s.startswith("40 million yuan passed on"))
+    crossing_m = float(milestones.loc["m18", "value"]) / 1e6
+    assert crossing["flip"] == "0"
+    assert f"The date of the crossing of {crossing_m:,.0f} million flips 0." in text
+    narrow = next(r for s, r in rows.items() if s.startswith("narrow rounding reading"))
+    n_flips = len(narrow["flips"].split("; "))
+    assert narrow["flip"] == str(n_flips) and f"The narrow reading flips {n_flips} verdicts" in text
+    rural = "500 million rural residents (NewsChina, Against All Odds): rounding → wrong"
+    assert rural in narrow["flips"]

@@ -109,3 +109,48 @@ def test_takeoff_is_the_start_of_a_run_and_sections_are_counted_where_known(text
             f"not recorded): of those, {competition.sum()} were selected") in text
     assert "assert by tone" not in text
     assert "first wide release" not in text
+
+
+def test_second_coding_agreement_and_kappa(text, voices):
+    """Kappa written out by hand here, from the two CSV files (the chapter uses scikit-learn)."""
+    second = pd.read_csv(DATA / "rtd_voices_second_coding.csv").set_index("id")["stance"]
+    first = voices.set_index("id")["stance"]
+    second = second.reindex(first.index)
+    n, same = len(first), int((first == second).sum())
+    p_o = same / n
+    stances = ["praise", "criticism", "context"]
+    p_e = sum((first == c).mean() * (second == c).mean() for c in stances)
+    k = (p_o - p_e) / (1 - p_e)
+    text = text.replace("’", "'")
+    assert f"The two coders agree on {same} of the {n} voices ({p_o:.0%})" in text
+    assert f"chance alone would give {p_e:.0%}; kappa is {k:.2f}" in text
+    assert f"agrees on {same} of them (Cohen's kappa {k:.2f})" in text
+    recoded = second.copy()
+    recoded["v12"] = "context"  # the exercise: the second coder applies the rule for doubt
+    p_o2 = (first == recoded).mean()
+    p_e2 = sum((first == c).mean() * (recoded == c).mean() for c in stances)
+    assert f"falls from {k:.2f} to {(p_o2 - p_e2) / (1 - p_e2):.2f}" in text
+    differ = first.index[first != second]
+    noun = "unit" if len(differ) == 1 else "units"
+    assert f"The coders differ on {len(differ)} {noun}:" in text
+    for unit in differ:
+        reading = f"read as {first[unit]} and the second as {second[unit]}"
+        assert f"whom the first coder {reading}" in text
+
+
+def test_the_codebook_is_a_page_linked_from_the_chapter(pages):  # noqa: F811
+    assert 'href="codebook-voices.html' in pages[PAGE]
+    codebook = chapter_text(pages, "book/codebook-voices.html").replace("’", "'")
+    assert "Decision rules" in codebook
+    assert "It was written after the course's first coding of the table" in codebook
+
+
+def test_withdrawal_in_its_reported_context(text):
+    events = pd.read_csv(DATA / "rtd_events.csv").set_index("id")
+    critique = pd.Timestamp(events.loc["e17", "date"])
+    near_zero = pd.Timestamp(events.loc["e18", "date"])
+    removed = pd.Timestamp(events.loc["e21", "date"])
+    assert f"On {critique.day} {critique:%B}" in text and "Kunlunce Institute" in text
+    assert f"{(near_zero - critique).days} days later" in text
+    assert f"{(removed - critique).days} days after the critique" in text
+    assert "no official notice had been received" in text

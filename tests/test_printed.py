@@ -96,6 +96,15 @@ def test_trailing_zeros_can_be_declared_significant():
     )
 
 
+def test_the_narrow_reading_reaches_the_implied_rate_interval():
+    """trailing_zeros is passed on to the dollar figure (it used to be ignored there)."""
+    wide = implied_rate_interval("2 million yuan", "US$290,000")
+    narrow = implied_rate_interval("2 million yuan", "US$290,000", trailing_zeros=True)
+    assert wide == pytest.approx((2e6 / 295_000, 2e6 / 285_000))
+    assert narrow == pytest.approx((2e6 / 290_000.5, 2e6 / 289_999.5))
+    assert narrow[1] - narrow[0] < (wide[1] - wide[0]) / 1000
+
+
 @pytest.mark.parametrize(
     ("text", "low", "high"),
     [
