@@ -16,6 +16,7 @@ __all__ = [
     "change_per_decade",
     "first_year_at_or_above",
     "growth",
+    "implied_price_index",
     "pct_change_series",
 ]
 
@@ -81,3 +82,34 @@ def pct_change_series(series: pd.Series) -> pd.Series:
     consecutive = years.diff() == 1
     change = (values / values.shift(1) - 1) * 100
     return change.where(consecutive)
+
+
+def implied_price_index(nominal: pd.Series, real_growth_pct: pd.Series, base_year: int,
+                        *, real_shift_pp: float = 0.0) -> pd.Series:
+    """The price index implied by nominal levels and published real growth, base year = 100.
+
+    Each year's price change is what nominal growth (computed from consecutive levels of
+    ``nominal``) keeps once real growth (``real_growth_pct``, percent) is taken out:
+    ``(1 + nominal growth) / (1 + real growth)``. The factors are chained from
+    ``base_year`` to the last year of an unbroken run of consecutive years; a gap ends
+    the index. ``real_shift_pp`` adds that many percentage points to every real rate (to
+    bound the effect of rates rounded to one decimal).
+
+    >>> levels = pd.Series([100.0, 110.0, 121.0], index=[2020, 2021, 2022])
+    >>> real = pd.Series([5.0, 5.0], index=[2021, 2022])
+    >>> implied_price_index(levels, real, 2020).round(2).tolist()
+    [100.0, 104.76, 109.75]
+    """
+    nominal_pct = pct_change_series(nominal)
+    real = real_growth_pct.reindex(nominal_pct.index).astype("float64") + real_shift_pp
+    factor = (1 + nominal_pct / 100) / (1 + real / 100)
+    if base_year not in factor.index or pd.isna(nominal.get(base_year)):
+        raise ValueError(f"no level for the base year {base_year}")
+    index = {base_year: 100.0}
+    year = base_year + 1
+    while year in factor.index and pd.notna(factor.loc[year]):
+        index[year] = index[year - 1] * float(factor.loc[year])
+        year += 1
+    if len(index) < 2:
+        raise ValueError(f"no price change can be computed after {base_year}")
+    return pd.Series(index, name="price_index").rename_axis("year")

@@ -184,3 +184,20 @@ def test_both_chapters_draw_the_run_with_the_package_rule():
         source = (ROOT / "book" / f"{chapter}.md").read_text(encoding="utf-8")
         assert "run_series(" in source, chapter
         assert "EXCLUDE" not in source and 'drop_duplicates("date"' not in source, chapter
+
+
+def test_the_band_and_the_legs(text, series, milestones):
+    """The band's first 10 million: between the interpolation on the upper edge (the
+    day-56 exact total less the reported takings of days 55 and 56 caps the days before)
+    and on the lower one; the legs: the highest total over the opening weekend."""
+    def daily(day):
+        date = (RELEASE + pd.Timedelta(days=day - 1)).strftime("%Y-%m-%d")
+        rows = milestones[(milestones["figure"] == "daily_gross") & (milestones["date"] == date)]
+        return rows["value"].max() / 1e6
+
+    cap = series.loc[56] - daily(56) - daily(55)  # the cap on days 14 to 50
+    early = 7 + (10 - series.loc[7]) / (cap - series.loc[7]) * (14 - 7)
+    assert f"between day {early:.1f} and day 14" in text
+    legs = series.max() * 1e6 / milestones.loc["m04", "value"]
+    assert f"the legs were at least {legs:,.0f}" in text
+    assert "fig-bo-band" in text or "band the sources allow" in text

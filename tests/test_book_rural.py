@@ -122,6 +122,25 @@ def test_migrant_workers(text, migrants):
     assert f"a CAGR of {cagr:.1%}" in text
 
 
+def test_migrant_wages_in_constant_prices(text, income, migrants):
+    """The implied price index, (1 + nominal) / (1 + real) chained from the first survey
+    year, and the wage deflated by it, recomputed here in plain pandas."""
+    first, last = migrants.index.min(), migrants.index.max()
+    index = {first: 100.0}
+    for year in range(first + 1, last + 1):
+        nominal = income.loc[year, "rural_yuan"] / income.loc[year - 1, "rural_yuan"]
+        real = 1 + income.loc[year, "rural_real_growth_pct"] / 100
+        index[year] = index[year - 1] * nominal / real
+    prices = pd.Series(index)
+    wage = migrants["avg_monthly_income_yuan"] / prices * 100
+    assert f"it reaches {prices.loc[last]:.1f} in {last}" in text
+    assert f"earned {wage.loc[last]:,.0f} yuan a month in {first} yuan" in text
+    cagr = (wage.loc[last] / wage.loc[first]) ** (1 / (last - first)) - 1
+    assert f"{cagr:.1%} a year, instead of" in text
+    assert "rural residents’ income" in text or "rural residents' income" in text  # whose prices
+    assert "fig-rm-real-wage" in text or "constant prices" in text
+
+
 def test_unsourced_claims_are_sourced_hedged_or_cut(text, migrants):
     share = migrants["local_million"] / migrants["total_million"]
     first, last, peak = share.index.min(), share.index.max(), int(share.idxmax())

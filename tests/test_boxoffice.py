@@ -188,3 +188,42 @@ def test_run_start_is_the_start_of_the_run_not_the_first_good_day():
         bo.run_start(data, threshold=20e6)
     course = bo.run_start(load("rtd_box_office_milestones", check=False), threshold=1e6)
     assert course["id"] == "m15" and course["day"] == 50   # 26 Aug; 17 Jul (m07) was one day
+
+
+def test_run_band_spans_the_sources_and_the_exact_totals_that_follow():
+    """Day 50: 'over 30m' (press) and an exact 31m (data service): lower 30m, value 31m.
+    Day 56: exact 51m, with day 55-56 takings of 6m and 7m known: day 55 was at most
+    51 - 7 = 44m (day 50 is bounded by its own exact 31m, below 51 - 7 - 6 = 38m).
+    Day 60: a lower bound with nothing exact after it, so no upper bound."""
+    data = rows([
+        ("a", "2022-08-26", "cumulative_gross", 30e6, "yuan", "over 30m", ""),
+        ("b", "2022-08-26", "cumulative_gross", 31e6, "yuan", "day 50", ""),
+        ("c", "2022-08-31", "daily_gross", 6e6, "yuan", "day 55", ""),
+        ("d", "2022-08-31", "cumulative_gross", 40e6, "yuan", "total passed 40m", ""),
+        ("e", "2022-09-01", "daily_gross", 7e6, "yuan", "day 56", ""),
+        ("f", "2022-09-01", "cumulative_gross", 51e6, "yuan", "day 56", ""),
+        ("g", "2022-09-05", "cumulative_gross", 90e6, "yuan", "over 90m", ""),
+    ])
+    band = bo.run_band(data)
+    assert list(band.index) == [50, 55, 56, 60]
+    assert list(band["lower"]) == [30e6, 40e6, 51e6, 90e6]
+    assert list(band["value"]) == [31e6, 40e6, 51e6, 90e6]
+    assert list(band["upper"]) == [31e6, 44e6, 51e6, 90e6]
+    assert list(band["upper_known"]) == [True, True, True, False]
+    assert list(band["n_reports"]) == [2, 1, 1, 1]
+
+
+def test_run_band_of_the_course_data_contains_the_run_and_rises():
+    band = bo.run_band(load("rtd_box_office_milestones"))
+    run = bo.run_series(load("rtd_box_office_milestones"))
+    assert list(band.index) == list(run.index) and (band["value"] == run["gross"]).all()
+    for column in ("lower", "value", "upper"):
+        assert band[column].is_monotonic_increasing, column
+    assert (band["lower"] <= band["value"]).all() and (band["value"] <= band["upper"]).all()
+    assert (band["upper"] > band["value"]).any() and (band["lower"] < band["value"]).any()
+
+
+def test_legs_is_total_over_opening_weekend():
+    assert bo.legs(30e6, 10e6) == 3.0
+    with pytest.raises(ValueError):
+        bo.legs(30e6, 0)

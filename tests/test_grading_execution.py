@@ -161,11 +161,16 @@ def test_sandbox_policy_is_an_allow_list(tmp_path):
     policy = sandbox_policy(scratch, Limits(), env={"NBGRADER_EXECUTION": "autograde"})
     bound = [m for m in policy.mounts if m[0] in ("ro", "rw")]
     pythons = python_trees()
+    # of the course folder, one file: its matplotlibrc (the fonts), read-only and named
+    rc = str((ROOT / "dustcourse" / "matplotlibrc").resolve())
+    assert ("ro", rc) in bound and dict(policy.env)["MATPLOTLIBRC"] == rc
+    assert policy.mounts.index(("ro", rc)) > max(
+        i for i, m in enumerate(policy.mounts) if m[0] == "tmpfs"), "after the hidden folders"
     for kind, path in bound:
         assert kind == "ro" or path == scratch, (kind, path)
         top = "/" + Path(path).parts[1]
         if top in ("/root", "/home", "/work", "/srv", "/opt", "/mnt", "/var", "/run", "/tmp"):
-            assert path in pythons or path == scratch, path
+            assert path in pythons or path in (scratch, rc), path
     assert not any(path in ("/", "/etc", "/root", "/home", "/work") for _, path in bound)
     assert ("tmpfs", "/tmp") in policy.mounts
     assert policy.mounts.index(("tmpfs", "/tmp")) < policy.mounts.index(("rw", scratch))

@@ -29,6 +29,8 @@ AUTOGRADED = {
     "q8_migrant_shares_tests": 2,
     "q9_income_merge_tests": 2,
     "q10_population_plot_tests": 2,
+    "q11_constant_prices_tests": 2,
+    "q12_wage_plot_tests": 2,
 }
 
 WRONG = {
@@ -59,7 +61,17 @@ WRONG = {
             "    return float((end / start - 1) / years)\n"
             'rural = income.set_index("year")["rural_yuan"]\n'
             "rural_income_cagr = cagr(rural.loc[2014], rural.loc[2024], 10)"
-        )
+        ),
+        # and the published real growth taken for the rise in prices
+        "q11_constant_prices": (
+            'inc = income.set_index("year")\n'
+            'real = inc.loc[2016:2024, "rural_real_growth_pct"] / 100\n'
+            "price_index = 100 * (1 + real).cumprod()\n"
+            "price_index.loc[2015] = 100.0\n"
+            "price_index = price_index.sort_index()\n"
+            'wage = migrants.set_index("year").loc[2015:2024, "avg_monthly_income_yuan"]\n'
+            "migrant_real_wage = wage / price_index * 100"
+        ),
     },
     # the gap in percent of the article's round number instead of the official figure
     "wrong_base_gap": {
@@ -95,17 +107,27 @@ WRONG = {
             "fig, ax = plt.subplots()\n"
             'ax.plot(pop.index, pop["urban_million"])\n'
             'ax.plot(pop.index, pop["rural_million"])'
-        )
+        ),
+        # labelled, but no source line
+        "q12_wage_plot": (
+            "wage_fig, wage_ax = plt.subplots()\n"
+            'wage_ax.plot(migrants["year"], migrants["avg_monthly_income_yuan"], label="nominal")\n'
+            'wage_ax.plot(migrant_real_wage.index, migrant_real_wage, label="constant 2015 yuan")\n'
+            'wage_ax.set_xlabel("Year")\n'
+            'wage_ax.set_ylabel("Monthly income (yuan)")\n'
+            'wage_ax.set_title("Migrant wages")\n'
+            "wage_ax.legend()"
+        ),
     },
 }
 EXPECTED_LOSS = {
     "spliced_series": {"q1_population_tests"},
     "percent_not_points": {"q3_share_rise_tests"},
-    "simple_average_growth": {"q4_cagr_tests"},
+    "simple_average_growth": {"q4_cagr_tests", "q11_constant_prices_tests"},
     "wrong_base_gap": {"q7_rural_gap_tests"},
     "fixed_base_shares": {"q8_migrant_shares_tests"},
     "monthly_not_annual": {"q9_income_merge_tests"},
-    "plot_without_labels": {"q10_population_plot_tests"},
+    "plot_without_labels": {"q10_population_plot_tests", "q12_wage_plot_tests"},
 }
 
 # A correct plot drawn differently: pandas' DataFrame.plot, its automatic legend
@@ -118,7 +140,18 @@ ALTERNATIVE_PLOT = {
         'ax.set_xlabel("Year")\n'
         'ax.set_ylabel("Population, millions")\n'
         'ax.set_title("Town and country")'
-    )
+    ),
+    # pandas again, the source line as an annotation below the Axes, the real wage first
+    "q12_wage_plot": (
+        "both = migrants.set_index('year')[['avg_monthly_income_yuan']].join(\n"
+        "    migrant_real_wage.rename('real, 2015 prices'), how='inner')\n"
+        "both = both.rename(columns={'avg_monthly_income_yuan': 'Nominal'})\n"
+        "wage_ax = both[['real, 2015 prices', 'Nominal']].plot(marker='.')\n"
+        "wage_fig = wage_ax.figure\n"
+        "wage_ax.set(xlabel='Survey year', ylabel='Yuan per month', title='Migrant pay')\n"
+        "wage_ax.annotate('Data: National Bureau of Statistics', xy=(0, -0.2),\n"
+        "                 xycoords='axes fraction', fontsize=7)"
+    ),
 }
 
 
@@ -169,6 +202,20 @@ LOOPS_AND_NUMPY = {
         "                   d['migrant_annual_yuan'] / d['rural_yuan'])\n"
         "           .reset_index())"
     ),
+    "q11_constant_prices": (
+        "levels, real, wage = {}, {}, {}\n"
+        "for r in income.itertuples():\n"
+        "    levels[r.year], real[r.year] = r.rural_yuan, r.rural_real_growth_pct\n"
+        "for r in migrants.itertuples():\n"
+        "    wage[r.year] = r.avg_monthly_income_yuan\n"
+        "index = {2015: 100}\n"
+        "for y in range(2016, 2025):\n"
+        "    prices = (levels[y] / levels[y - 1]) / (1 + real[y] / 100)\n"
+        "    index[y] = index[y - 1] * prices\n"
+        "price_index = pd.Series(index, dtype=float).rename_axis('year')\n"
+        "migrant_real_wage = pd.Series({y: wage[y] * 100 / p for y, p in index.items()})\n"
+        "migrant_real_wage.index.name = 'year'"
+    ),
 }
 VECTORISED = {
     "q1_population": (
@@ -189,6 +236,17 @@ VECTORISED = {
         "parts = migrants.set_index('year')[['local_million', 'outside_home_area_million']]\n"
         "shares = parts.div(parts.sum(axis=1), axis=0)\n"
         "shares.columns = ['local_share', 'outside_share']"
+    ),
+    "q11_constant_prices": (
+        "import numpy as np\n"
+        "inc = income.set_index('year').loc[2015:2024]\n"
+        "nominal = inc['rural_yuan'].to_numpy()\n"
+        "real = inc['rural_real_growth_pct'].to_numpy()\n"
+        "factor = nominal[1:] / nominal[:-1] / (1 + real[1:] / 100)\n"
+        "price_index = pd.Series(100 * np.concatenate([[1.0], np.cumprod(factor)]),\n"
+        "                        index=pd.Index(inc.index, name='year'))\n"
+        "migrant_real_wage = (migrants.set_index('year')['avg_monthly_income_yuan']\n"
+        "                     .div(price_index).mul(100).dropna())"
     ),
     **ALTERNATIVE_PLOT,
 }
@@ -215,6 +273,9 @@ TYPED = {
     ),
     "q8_migrant_shares": "shares = {{shares}}",
     "q9_income_merge": "incomes = {{incomes}}",
+    "q11_constant_prices": (
+        "price_index = {{price_index}}\nmigrant_real_wage = {{migrant_real_wage}}"
+    ),
 }
 
 Contract = exercise_contract(ASSIGNMENT, AUTOGRADED, WRONG, EXPECTED_LOSS, CORRECT)

@@ -12,6 +12,7 @@ from dustcourse.stats import (
     change_per_decade,
     first_year_at_or_above,
     growth,
+    implied_price_index,
     pct_change_series,
 )
 
@@ -55,3 +56,25 @@ def test_pct_change_series_skips_gaps():
     assert math.isnan(change.loc[2013]) and math.isnan(change.loc[2015])
     assert change.loc[2016] == pytest.approx(10)
     assert change.loc[2017] == pytest.approx(150 / 121 * 100 - 100)
+
+
+def test_implied_price_index_chains_nominal_over_real():
+    levels = pd.Series([100.0, 110.0, 121.0, 133.1], index=[2019, 2020, 2021, 2022])
+    real = pd.Series([10.0, 4.76190476, 0.0], index=[2020, 2021, 2022])
+    index = implied_price_index(levels, real, 2019)
+    assert index.index.tolist() == [2019, 2020, 2021, 2022] and index.index.name == "year"
+    assert index.tolist() == pytest.approx([100, 100, 105, 115.5])
+    # base elsewhere: only the years from the base on
+    assert implied_price_index(levels, real, 2020).tolist() == pytest.approx([100, 105, 115.5])
+    # a higher real rate leaves less for prices
+    assert implied_price_index(levels, real, 2019, real_shift_pp=0.05).iloc[-1] < 115.5
+
+
+def test_implied_price_index_stops_at_a_gap_and_refuses_no_base():
+    levels = pd.Series([100.0, 110.0, 120.0, 130.0], index=[2018, 2019, 2021, 2022])
+    real = pd.Series([5.0, 5.0, 5.0], index=[2019, 2021, 2022])
+    assert implied_price_index(levels, real, 2018).index.tolist() == [2018, 2019]
+    with pytest.raises(ValueError):
+        implied_price_index(levels, real, 2017)
+    with pytest.raises(ValueError):
+        implied_price_index(levels, real, 2019)  # the gap follows at once

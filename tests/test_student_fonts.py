@@ -133,6 +133,36 @@ def test_a_students_plot_in_the_course_kernel_shows_chinese(tmp_path):
     assert_shows_chinese(base64.b64decode(images[0]))
 
 
+def test_a_students_plot_graded_in_the_sandbox_shows_chinese():
+    """The grading sandbox clears the environment and hides the course folder: it passes
+    the course's matplotlibrc on itself (MATPLOTLIBRC, the one file bound read-only), so a
+    graded plot uses the same fonts as the student's JupyterLab."""
+    from dustcourse.grading.execute import execute_notebook
+    from dustcourse.grading.sandbox import Limits
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(STUDENT_CELL),
+        nbformat.v4.new_code_cell(FONT_CELL),
+        nbformat.v4.new_code_cell("import os, matplotlib\n"
+                                  "print('RC=' + matplotlib.matplotlib_fname())\n"
+                                  "print('ENV=' + os.environ.get('MATPLOTLIBRC', ''))"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    result = execute_notebook(nbformat.writes(nb), limits=Limits(cell_timeout=180),
+                              hide=(str(ROOT),))
+    assert result.status == "ok", result.reason
+    outputs = [o for c in nbformat.reads(result.notebook, as_version=4).cells for o in c.outputs]
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "Glyph" not in text and "missing from font" not in text, text
+    assert f"RC={MATPLOTLIBRC.resolve()}" in text and f"ENV={MATPLOTLIBRC.resolve()}" in text, text
+    fonts = json.loads(re.search(r"FONTS=(.*)", text).group(1))
+    assert any(f.startswith("NotoSansCJK") for f in fonts), fonts
+    images = [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1
+    assert_shows_chinese(base64.b64decode(images[0]))
+
+
 # --- the same in the student's JupyterLab, in Chromium ------------------------------
 
 from test_browser_student import (  # noqa: E402  (the student's JupyterLab and page)

@@ -68,6 +68,11 @@ SYSTEM_ETC = (
     "/etc/mime.types",
     "/etc/nsswitch.conf", "/etc/host.conf",
 )
+# The course's matplotlib settings (fonts with Chinese glyphs): the one file of the
+# course package the sandbox sees, read-only, and named to the kernel by MATPLOTLIBRC.
+# The course kernel's spec sets that variable (scripts/setup.sh), but the sandbox clears
+# the environment and hides the course folder, so sandbox_policy() passes it on itself.
+COURSE_MATPLOTLIBRC = os.path.realpath(Path(__file__).resolve().parent.parent / "matplotlibrc")
 # Side-effect files copied back from the scratch folder into autograded/ (see execute.py)
 KERNEL_FILES = ("kernel.json", "kernel-ipc")  # the kernel's connection file and sockets
 
@@ -107,6 +112,8 @@ def sandbox_policy(
 
     Read-only: the system's programs and libraries (``SYSTEM_TREES``), a few files of
     ``/etc`` (``SYSTEM_ETC``) and the Python environment (:func:`python_trees`).
+    Of the course itself, only its matplotlibrc (``COURSE_MATPLOTLIBRC``), read-only,
+    so that students' plots show Chinese text in the course fonts, as in JupyterLab.
     Private and empty: ``/tmp`` (also the kernel's home). Read-write: the scratch
     folder holding the notebook and the assignment's data files. Nothing else of the
     machine exists inside: no home folders, no other checkouts, no course folders.
@@ -132,6 +139,11 @@ def sandbox_policy(
             mounts.append(("tmpfs", folder))
             mounts += [("ro", tree) for tree in pythons
                        if tree.startswith(folder.rstrip("/") + "/")]
+    # after the hidden folders: the course folder may be one of them
+    course_rc = {}
+    if os.path.isfile(COURSE_MATPLOTLIBRC):
+        mounts.append(("ro", COURSE_MATPLOTLIBRC))
+        course_rc = {"MATPLOTLIBRC": COURSE_MATPLOTLIBRC}
     mounts.append(("rw", scratch))
     path = os.pathsep.join([os.path.join(sys.prefix, "bin"), "/usr/local/bin", "/usr/bin",
                             "/bin"])
@@ -141,6 +153,7 @@ def sandbox_policy(
         "LANG": "C.UTF-8",
         "IPYTHONDIR": "/tmp/.ipython",
         "MPLCONFIGDIR": "/tmp/.matplotlib",
+        **course_rc,
         **(env or {}),
     }
     return Policy(tuple(mounts), tuple(sorted(environment.items())), limits,
