@@ -13,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+# A gradebook URL from the developer's shell would send every test course's grades
+# there: each course names its own gradebook (Course.db_url).
+os.environ.pop("DUSTCOURSE_DB_URL", None)
 
 
 def nbgrader_env(home: Path) -> dict[str, str]:
