@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -26,8 +27,6 @@ from click.testing import CliRunner
 from conftest import ROOT, Course, nbgrader_env
 
 from dustcourse.cli import main
-
-pytestmark = pytest.mark.slow
 
 A = "ps0-warmup"
 SYNTHETIC = ["s01", "s08", sc.BLANK]  # s08: inverted rate, hectares for mu
@@ -113,6 +112,7 @@ def both(postgres):
     return lite, pg, runs, exports, reports
 
 
+@pytest.mark.slow
 def test_grading_into_postgres_gives_what_sqlite_gives(both):
     lite, pg, runs, exports, reports = both
     for code, output in runs:  # the corrupt file fails, as it should
@@ -133,6 +133,7 @@ def test_grading_into_postgres_gives_what_sqlite_gives(both):
         assert read_csv(pg.root / "report" / name) == read_csv(lite.root / "report" / name)
 
 
+@pytest.mark.slow
 def test_student_code_cannot_reach_the_postgres_gradebook(both):
     _, pg, *_ = both
     graded = nbformat.read(pg.root / "autograded" / "reaches_postgres" / A / f"{A}.ipynb",
@@ -144,6 +145,7 @@ def test_student_code_cannot_reach_the_postgres_gradebook(both):
     assert pg.scores("reaches_postgres", A)[q1] == sc.ITEMS[q1]
 
 
+@pytest.mark.slow
 def test_a_wrong_database_url_is_refused_without_showing_the_password(both, postgres):
     _, pg, *_ = both
     wrong = postgres.url("return_to_dust", user="return_to_dust", password="not-the-secret")
@@ -153,3 +155,33 @@ def test_a_wrong_database_url_is_refused_without_showing_the_password(both, post
     assert "cannot connect" in result.output, result.output
     assert "password authentication failed" in result.output
     assert "not-the-secret" not in result.output and "***" in result.output
+
+
+def test_the_gradebook_url_comes_from_db_then_environment_then_config(tmp_path, monkeypatch):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from dustcourse.grading import database
+    from dustcourse.grading.autograde import load_config
+
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    assert load_config(tmp_path).CourseDirectory.db_url == f"sqlite:///{tmp_path}/gradebook.db"
+    monkeypatch.setenv("DUSTCOURSE_DB_URL", "postgresql://grader@db.example.edu/course")
+    assert load_config(tmp_path).CourseDirectory.db_url.startswith("postgresql://grader@")
+    # nbgrader itself (formgrader, `nbgrader ...`) reads the course's config file
+    stock = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
+    assert stock.CourseDirectory.db_url == "postgresql://grader@db.example.edu/course"
+    with database.using("postgresql://other@db2.example.edu/course"):
+        assert load_config(tmp_path).CourseDirectory.db_url.startswith("postgresql://other@")
+    assert load_config(tmp_path).CourseDirectory.db_url.startswith("postgresql://grader@")
+
+
+def test_database_urls_are_shown_without_password():
+    from dustcourse.grading.database import shown, sqlite_file
+
+    assert shown("postgresql://grader:s3cret@db.example.edu:5432/course") == (
+        "postgresql://grader:***@db.example.edu:5432/course")
+    assert "s3cret" not in shown("postgresql://grader:s3cret@/course?host=/run/x")
+    assert shown("not a url : s3cret") == "<unreadable database URL>"
+    assert sqlite_file("sqlite:////srv/course/gradebook.db") == Path("/srv/course/gradebook.db")
+    assert sqlite_file("sqlite://") is None
+    assert sqlite_file("postgresql://grader@db.example.edu/course") is None
