@@ -155,6 +155,14 @@ def test_a_wrong_database_url_is_refused_without_showing_the_password(both, post
     assert "cannot connect" in result.output, result.output
     assert "password authentication failed" in result.output
     assert "not-the-secret" not in result.output and "***" in result.output
+    out = ["--to", str(pg.root / "unused")]
+    for command, options in (("export", out), ("report", out), ("feedback", [])):
+        result = CliRunner().invoke(main, ["grade", command, A, "--root", str(pg.root),
+                                           "--db", wrong, *options])  # one line, no traceback
+        assert result.exit_code == 1, (command, result.output)
+        assert "cannot use the gradebook: " in result.output, (command, result.output)
+        assert "password authentication failed" in result.output
+        assert "not-the-secret" not in result.output
 
 
 def test_the_gradebook_url_comes_from_db_then_environment_then_config(tmp_path, monkeypatch):

@@ -8,7 +8,26 @@ from pathlib import Path
 import click
 
 
-@click.group()
+class _GradebookGroup(click.Group):
+    """A gradebook that cannot be reached (database server down, wrong URL or password)
+    ends any command with one line saying so, never a traceback nor the password."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from sqlalchemy.exc import OperationalError
+
+            if not isinstance(exc, OperationalError):
+                raise
+            reason = str(exc.orig or exc).strip().splitlines()
+            raise click.ClickException(
+                f"cannot use the gradebook: {reason[0] if reason else 'no reason given'}. "
+                "Check the URL (--db, $DUSTCOURSE_DB_URL or nbgrader_config.py) and that the "
+                "database server runs (docs/grading.md)") from exc
+
+
+@click.group(cls=_GradebookGroup)
 def grade() -> None:
     """Grade submissions: sandboxed, in parallel, recorded in nbgrader's gradebook.
 
@@ -441,6 +460,16 @@ def feedback_command(assignment, students, root):
     the page runs no script and loads nothing (formgrader's Generate Feedback button
     writes the same pages).
     """
+    from .autograde import _coursedir, load_config
+    from .database import unreachable
+
+    if (root / "nbgrader_config.py").is_file():  # nbgrader's app logs and hides the cause
+        problem = unreachable(_coursedir(load_config(root.resolve())).db_url)
+        if problem:
+            raise click.ClickException(
+                f"cannot use the gradebook: {problem}. Check the URL (--db, "
+                "$DUSTCOURSE_DB_URL or nbgrader_config.py) and that the database server "
+                "runs (docs/grading.md)")
     from .feedback import generate_feedback
 
     paths = generate_feedback(root, assignment, list(students) or None)
