@@ -41,7 +41,12 @@ class PostgresServer:
 
     def __init__(self):
         self.bin = binaries()
-        self.account = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        try:
+            self.account = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        except KeyError:
+            raise RuntimeError(
+                "no `postgres` account to run PostgreSQL as (root may not): run `make setup` "
+                "(Debian's postgresql package creates it)") from None
         self.password = secrets.token_hex(12)
         self.port = 0
         self.folder: Path | None = None
