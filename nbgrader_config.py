@@ -16,7 +16,11 @@ c.CourseDirectory.root = ROOT  # course root = this folder, wherever nbgrader is
 c.CourseDirectory.course_id = "return-to-dust"
 c.CourseDirectory.source_directory = "solutions"  # instructor versions with solutions and tests
 c.CourseDirectory.release_directory = "exercises"  # generated student versions (committed)
-c.CourseDirectory.db_url = f"sqlite:///{os.path.join(ROOT, 'gradebook.db')}"  # gitignored
+# The gradebook: SQLite in gradebook.db (gitignored) unless DUSTCOURSE_DB_URL names
+# another database, e.g. postgresql://grader:secret@db.example.edu/return_to_dust for a
+# gradebook shared by several graders (docs/grading.md, "A gradebook on PostgreSQL").
+c.CourseDirectory.db_url = (os.environ.get("DUSTCOURSE_DB_URL")
+                            or f"sqlite:///{os.path.join(ROOT, 'gradebook.db')}")
 # Files not copied from solutions/ into a release: jupytext sources (*.md hold the
 # solutions in plain text) and editor debris.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.md"]

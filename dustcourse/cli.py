@@ -68,18 +68,22 @@ def exercises() -> None:
 
 @exercises.command("generate")
 @click.argument("assignment", nargs=-1)
-def exercises_generate(assignment: tuple[str, ...]) -> None:
+@click.option("--db", "db_url", metavar="URL", default=None,
+              help="Record the assignments in this gradebook (database URL). Default: "
+                   "$DUSTCOURSE_DB_URL, else nbgrader_config.py's (SQLite gradebook.db).")
+def exercises_generate(assignment: tuple[str, ...], db_url: str | None) -> None:
     """Regenerate exercises/ASSIGNMENT from solutions/ASSIGNMENT (default: all).
 
     Writes solutions/<a>/<a>.ipynb from its MyST source <a>.md, then runs
-    `nbgrader generate_assignment` (solutions and hidden tests removed, cells locked).
+    `nbgrader generate_assignment` (solutions and hidden tests removed, cells locked),
+    which records each assignment and its tests in the gradebook.
     Commit the changed files under exercises/ afterwards.
     """
     from .exercises import ExerciseError, assignments, generate
 
     names = list(assignment) or assignments()
     try:
-        for path in generate(names):
+        for path in generate(names, db_url=db_url):
             click.echo(f"generated {path.relative_to(path.parents[1])}")
     except ExerciseError as exc:
         raise click.ClickException(str(exc)) from exc

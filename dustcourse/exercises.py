@@ -83,8 +83,10 @@ def write_source_notebook(assignment: str, source_dir: Path = SOURCE_DIR) -> Pat
     return path
 
 
-def _nbgrader(args: list[str], cwd: Path) -> None:
+def _nbgrader(args: list[str], cwd: Path, db_url: str | None = None) -> None:
     env = dict(os.environ)
+    if db_url:  # read by nbgrader_config.py; in the environment, not on a command line
+        env["DUSTCOURSE_DB_URL"] = db_url
     # nbgrader runs `alembic` (the gradebook's migrations) from PATH: use the venv's.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     result = subprocess.run(
@@ -106,11 +108,13 @@ def generate(
     *,
     release_dir: Path = RELEASE_DIR,
     db_path: Path | None = None,
+    db_url: str | None = None,
 ) -> list[Path]:
     """Write the source notebooks and run ``nbgrader generate_assignment`` for each one.
 
     ``release_dir`` and ``db_path`` default to the course's own (exercises/ and the
-    gradebook in the project root); the sync check points them at a temporary folder.
+    gradebook of nbgrader_config.py); the sync check points them at a temporary folder.
+    ``db_url`` records the assignments in that gradebook instead (e.g. PostgreSQL).
     Returns the generated assignment folders.
     """
     names = names or assignments()
@@ -121,7 +125,7 @@ def generate(
                 f"--CourseDirectory.release_directory={release_dir}"]
         if db_path is not None:
             args.append(f"--CourseDirectory.db_url=sqlite:///{db_path}")
-        _nbgrader(args, cwd=PROJECT_ROOT)
+        _nbgrader(args, cwd=PROJECT_ROOT, db_url=db_url)
         out.append(release_dir / name)
     return out
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the course needs on a fresh Debian machine with Python 3:
 #   1. Debian packages (a CJK font for Chinese plot titles, the sandbox tool, Chromium for
-#      the browser tests, which Playwright drives: never a browser downloaded by Playwright),
-#      via apt-get;
+#      the browser tests, which Playwright drives: never a browser downloaded by Playwright,
+#      PostgreSQL for the tests of the optional PostgreSQL gradebook), via apt-get;
 #   2. a virtual environment in .venv with the pinned Python packages of requirements.lock;
 #   3. the course package (dustcourse) installed in editable mode.
 # Called by `make`; safe to re-run. Nothing is fetched except from Debian and PyPI.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-DEBIAN_PACKAGES=(fonts-noto-cjk bubblewrap chromium)
+DEBIAN_PACKAGES=(fonts-noto-cjk bubblewrap chromium postgresql)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -13,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+# A gradebook URL from the developer's shell would send every test course's grades
+# there: each course names its own gradebook (Course.db_url).
+os.environ.pop("DUSTCOURSE_DB_URL", None)
 
 
 def nbgrader_env(home: Path) -> dict[str, str]:
@@ -30,11 +33,14 @@ class Course:
     """A copy of the course's nbgrader setup in a temporary folder.
 
     nbgrader runs there as the instructor would run it in the project root
-    (same nbgrader_config.py, same solutions/), but with its own gradebook.
+    (same nbgrader_config.py, same solutions/), but with its own gradebook: SQLite in
+    gradebook.db, or the database at ``db_url`` (set as DUSTCOURSE_DB_URL for nbgrader).
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, db_url: str | None = None):
         self.root = root
+        self.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+        self._env = {"DUSTCOURSE_DB_URL": db_url} if db_url else {}
         self.home = root.parent / "home"
         self.home.mkdir(exist_ok=True)
         shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
@@ -45,7 +51,7 @@ class Course:
         result = subprocess.run(
             [sys.executable, "-m", "nbgrader", *args],
             cwd=self.root,
-            env=nbgrader_env(self.home),
+            env={**nbgrader_env(self.home), **self._env},
             capture_output=True,
             text=True,
             timeout=600,
@@ -110,9 +116,19 @@ class Course:
         """grade_id -> points the autograder gave each graded cell (None: graded by hand)."""
         from nbgrader.api import Gradebook
 
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
+        with Gradebook(self.db_url) as gb:
             nb = gb.find_submission_notebook(assignment, assignment, student)
             return {g.name: g.auto_score for g in nb.grades}
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (tests/postgres_server.py), started once per session;
+    ``postgres.create_database(name)`` gives the URL of a new, empty database."""
+    from postgres_server import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
 
 
 def _contract_course(root: Path, assignment: str, wrong: dict, correct: dict) -> Course:

@@ -59,11 +59,15 @@ class Outcome:
 
 
 def load_config(root: Path):
-    """nbgrader's configuration from the course's nbgrader_config.py."""
+    """nbgrader's configuration from the course's nbgrader_config.py (the gradebook's
+    URL as chosen by ``--db`` or ``DUSTCOURSE_DB_URL``, see :mod:`.database`)."""
     from traitlets.config.loader import PyFileConfigLoader
+
+    from . import database
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
+    database.apply(config)
     return config
 
 

@@ -8,13 +8,47 @@ from pathlib import Path
 import click
 
 
-@click.group()
+class _GradebookGroup(click.Group):
+    """A gradebook that cannot be reached (database server down, wrong URL or password)
+    ends any command with one line saying so, never a traceback nor the password."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from sqlalchemy.exc import OperationalError
+
+            if not isinstance(exc, OperationalError):
+                raise
+            reason = str(exc.orig or exc).strip().splitlines()
+            raise click.ClickException(
+                f"cannot use the gradebook: {reason[0] if reason else 'no reason given'}. "
+                "Check the URL (--db, $DUSTCOURSE_DB_URL or nbgrader_config.py) and that the "
+                "database server runs (docs/grading.md)") from exc
+
+
+@click.group(cls=_GradebookGroup)
 def grade() -> None:
     """Grade submissions: sandboxed, in parallel, recorded in nbgrader's gradebook.
 
     Run from the course root (the folder holding nbgrader_config.py). Manual grading
     stays in nbgrader's formgrader.
     """
+
+
+def _use_database(ctx: click.Context, _param, value: str | None) -> None:
+    if value:
+        from .database import using
+
+        ctx.with_resource(using(value))
+
+
+db_option = click.option(
+    "--db", metavar="URL", default=None, expose_value=False, callback=_use_database,
+    is_eager=True,
+    help="The gradebook's database URL, e.g. postgresql://grader:secret@host/course. "
+         "Default: $DUSTCOURSE_DB_URL, else c.CourseDirectory.db_url of nbgrader_config.py "
+         "(SQLite gradebook.db).")
 
 
 @grade.command("autograde")
@@ -41,6 +75,7 @@ def grade() -> None:
               help="Seconds per cell. Default: Execute.timeout of nbgrader_config.py.")
 @click.option("--notebook-timeout", type=click.IntRange(1), default=600, show_default=True,
               help="Seconds per notebook.")
+@db_option
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
 def autograde_command(assignment, students, jobs, executor, scheduler, force, no_sandbox,
@@ -133,10 +168,17 @@ def _require_generated(config, assignment: str) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
     from .autograde import _coursedir
+    from .database import shown, sqlite_file, unreachable
 
     coursedir = _coursedir(config)
-    db_file = coursedir.db_url.removeprefix("sqlite:///")
-    if db_file == coursedir.db_url or Path(db_file).is_file():  # not SQLite, or a file
+    db_file = sqlite_file(coursedir.db_url)
+    if db_file is None or db_file.is_file():  # not SQLite, or a file: look inside
+        problem = unreachable(coursedir.db_url)
+        if problem:
+            raise click.ClickException(
+                f"the gradebook {shown(coursedir.db_url)}: {problem}. Check the URL "
+                "(--db, $DUSTCOURSE_DB_URL or nbgrader_config.py) and that the database "
+                "server runs (docs/grading.md)")
         with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
             try:
                 gb.find_assignment(assignment)
@@ -144,7 +186,7 @@ def _require_generated(config, assignment: str) -> None:
             except MissingEntry:
                 pass
     raise click.ClickException(
-        f"{assignment} is not in the gradebook ({coursedir.db_url}) yet: run "
+        f"{assignment} is not in the gradebook ({shown(coursedir.db_url)}) yet: run "
         "`dustcourse exercises generate` first (it generates the student versions and "
         "records each assignment's tests), then autograde again"
     )
@@ -220,6 +262,7 @@ def summary_table(outcomes) -> str:
 @click.option("--allow-provisional", is_flag=True,
               help="Write the LMS files even while hand grading is pending (the totals "
               "are then provisional).")
+@db_option
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
 def export_command(assignment, out_dir, lms, roster, lms_column, allow_provisional, root):
@@ -340,6 +383,7 @@ def _report_attention(path, rows) -> None:
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Share of a pair's code that must match for a similarity flag. "
               "Default: 0.7.")
+@db_option
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
 def report_command(assignment, out_dir, threshold, root):
@@ -405,6 +449,7 @@ def report_summary(report) -> str:
 @click.argument("assignment")
 @click.option("--student", "students", multiple=True, metavar="ID",
               help="Only this student (repeatable). Default: every graded student.")
+@db_option
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
 def feedback_command(assignment, students, root):
@@ -415,6 +460,16 @@ def feedback_command(assignment, students, root):
     the page runs no script and loads nothing (formgrader's Generate Feedback button
     writes the same pages).
     """
+    from .autograde import _coursedir, load_config
+    from .database import unreachable
+
+    if (root / "nbgrader_config.py").is_file():  # nbgrader's app logs and hides the cause
+        problem = unreachable(_coursedir(load_config(root.resolve())).db_url)
+        if problem:
+            raise click.ClickException(
+                f"cannot use the gradebook: {problem}. Check the URL (--db, "
+                "$DUSTCOURSE_DB_URL or nbgrader_config.py) and that the database server "
+                "runs (docs/grading.md)")
     from .feedback import generate_feedback
 
     paths = generate_feedback(root, assignment, list(students) or None)
@@ -426,6 +481,7 @@ def feedback_command(assignment, students, root):
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--allow-rejects", is_flag=True,
               help="Exit 0 even when some files or students could not be placed.")
+@db_option
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Course root (holds nbgrader_config.py).")
 def import_command(assignment, source, allow_rejects, root):

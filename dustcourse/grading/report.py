@@ -126,6 +126,18 @@ def _scan_errors(nb) -> tuple[int, list[str]]:
     return timeouts, refusals
 
 
+def _position_in(path: Path) -> Callable:
+    """Sort key of a gradebook cell: where its grade id stands in the notebook at
+    ``path`` (cells not found last, by name)."""
+    order: dict[str, int] = {}
+    if path.is_file():
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id is not None:
+                order.setdefault(grade_id, index)
+    return lambda cell: (order.get(cell.name, len(order) + 1), cell.name)
+
+
 def load_class(
     root: Path, assignment: str, progress: Callable[[int], None] | None = None
 ) -> ClassResults:
@@ -145,7 +157,10 @@ def load_class(
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         for notebook in gb.find_assignment(assignment).notebooks:
             answers = {cell.name for cell in notebook.solution_cells}
-            for cell in notebook.grade_cells:  # graded and an answer: graded by hand
+            # in the order of the notebook: the database returns its rows in no set order
+            for cell in sorted(notebook.grade_cells,
+                               key=_position_in(release / f"{notebook.name}.ipynb")):
+                # graded and an answer: graded by hand
                 items[cell.name] = Item(cell.name, float(cell.max_score), cell.name in answers)
         submissions = sorted(gb.assignment_submissions(assignment), key=lambda s: s.student.id)
         for submission in submissions:
