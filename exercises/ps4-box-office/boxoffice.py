@@ -15,6 +15,9 @@ into the run and the run starts, before any ticket is sold, at day 0 with a tota
 * :func:`days_to_reach` interpolates the day on which a cumulative total crossed a threshold;
 * :func:`average_daily_gross` is the mean takings per day between two cumulative milestones;
 * :func:`implied_admissions` and :func:`implied_price` link gross, tickets and price;
+* :func:`run_band` gives, for each day of the run, the smallest and the largest total the
+  sources report (the spread between Beacon, Maoyan and the press);
+* :func:`legs` is the ratio of a final total to the opening weekend;
 * :func:`logistic` and :func:`fit_logistic` fit an S-shaped (logistic) curve to the
   cumulative milestones, deterministically (fixed starting guess and bounds).
 
@@ -41,8 +44,10 @@ __all__ = [
     "fit_logistic",
     "implied_admissions",
     "implied_price",
+    "legs",
     "logistic",
     "reading",
+    "run_band",
     "run_exclusions",
     "run_series",
     "run_start",
@@ -233,6 +238,55 @@ def run_series(milestones: pd.DataFrame, unit: str = "yuan") -> pd.DataFrame:
     series = cumulative_series(milestones, exclude=list(excluded["id"]), unit=unit)
     series.attrs["excluded"] = excluded
     return series
+
+
+def run_band(milestones: pd.DataFrame, unit: str = "yuan") -> pd.DataFrame:
+    """The run with an uncertainty band, for each day of :func:`run_series`.
+
+    * ``lower``: the smallest figure any source reports for that day among the rows the
+      run keeps (a round "more than" in the press rather than a data service's exact
+      figure), raised to the highest earlier ``lower`` (a total cannot fall);
+    * ``value``: the run's own value, the largest report of the day;
+    * ``upper``: the most the total can have been, from the exact totals reported on
+      that day or later less the daily takings reported in between (the bounds of
+      :func:`run_exclusions`). Where no exact total follows, nothing bounds the day from
+      above: ``upper`` is then the day's ``value`` and ``upper_known`` is False.
+
+    Also ``date`` and ``n_reports`` (cumulative figures reported for the day).
+    """
+    run = run_series(milestones, unit)
+    cumulative = _day_rows(milestones, "cumulative_gross", unit)
+    daily = _day_rows(milestones, "daily_gross", unit)
+    kept = cumulative[~cumulative["id"].isin(list(run.attrs["excluded"]["id"]))]
+    per_day = kept.groupby("day")["value"]
+    bounds = {day: bound for day, (bound, _) in _upper_bounds(cumulative, daily).items()}
+    known = pd.Series({day: bounds.get(day, math.inf) for day in run.index}, dtype=float)
+    known = known[::-1].cummin()[::-1]  # a bound on a later day bounds every earlier day
+    value = run["gross"].astype(float)
+    band = pd.DataFrame({
+        "date": run["date"],
+        "lower": per_day.min().reindex(run.index).cummax(),
+        "value": value,
+        "upper": known.where(np.isfinite(known), value),
+        "upper_known": np.isfinite(known),
+        "n_reports": per_day.size().reindex(run.index).astype(int),
+    })
+    band.index.name = "day"
+    if not ((band["lower"] <= band["value"]) & (band["value"] <= band["upper"] + 0.5)).all():
+        raise ValueError("the band does not contain the run: conflicting rows")
+    return band
+
+
+def legs(total, opening_weekend) -> float:
+    """A run's "legs": its total divided by its opening-weekend gross (same currency).
+
+    >>> legs(30, 10)
+    3.0
+    """
+    weekend = float(opening_weekend)
+    if not weekend > 0:
+        raise ValueError(f"the opening weekend must be positive, got {opening_weekend!r}")
+    return float(total) / weekend
 
 
 def run_start(milestones: pd.DataFrame, threshold: float = 1_000_000, unit: str = "yuan"):
