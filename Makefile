@@ -16,7 +16,7 @@ CACHE_STAMP := _build/.cache-inputs
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): requirements.lock pyproject.toml scripts/setup.sh
+$(SETUP_STAMP): requirements.lock pyproject.toml scripts/setup.sh package-lock.json
 	bash scripts/setup.sh
 
 $(CACHE_STAMP): $(wildcard data/*) $(wildcard dustcourse/*.py) | $(SETUP_STAMP)
