@@ -156,9 +156,12 @@ def write_student_config(folder: Path, exchange: Path, course: str) -> None:
         "c = get_config()  # noqa: F821\n"
         f"c.Exchange.root = {str(exchange)!r}\n"
         f"c.CourseDirectory.course_id = {course!r}\n")
-    (folder / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_SERVER_OFF, False)}},
-        indent=1))
+    (folder / "jupyter_server_config.json").write_text(json.dumps({
+        "ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_SERVER_OFF, False)},
+        # nothing fetched from outside: no update check, no news, no PyPI search
+        "LabApp": {"check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+                   "news_url": "", "extension_manager": "readonly"},
+    }, indent=1))
     (folder / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": dict.fromkeys(STUDENT_LAB_OFF, True)}, indent=1))
     for path in [folder, *folder.rglob("*")]:
