@@ -115,7 +115,7 @@ def check_accounts(students: tuple[str, ...]) -> None:
             raise HubError(f"no Unix account {user}: run `make setup` as root (or with "
                            "sudo), which creates the hub's trial accounts") from None
         probe = subprocess.run(
-            [str(VENV_BIN / "python"), "-c", "import nbgrader, jupyterlab, dustcourse"],
+            [str(VENV_BIN / "python"), "-c", "import dustcourse"],
             user=entry.pw_uid, group=entry.pw_gid, cwd="/", capture_output=True, text=True,
             env={"PATH": "/usr/bin:/bin", "HOME": entry.pw_dir},
         )
