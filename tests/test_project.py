@@ -77,7 +77,7 @@ def test_runtime_grading_files_are_ignored():
     "args", [[], ["exercises"], ["exercises", "generate"], ["exercises", "check"],
              ["data"], ["data", "validate"], ["data", "list"], ["grade"],
              ["grade", "import"], ["grade", "autograde"], ["grade", "feedback"],
-             ["grade", "export"]]
+             ["grade", "export"], ["hub"]]
 )
 def test_every_command_has_help(args):
     result = CliRunner().invoke(main, [*args, "--help"])
