@@ -97,7 +97,7 @@ def _fresh_home(user: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def hub_course(tmp_path_factory):
+def hub_course():
     """The hub (once per session) and a released assignment."""
     if os.geteuid() != 0:
         pytest.skip("the hub runs as root (it spawns each student's server as the student)")
