@@ -10,8 +10,9 @@ The pieces, each the real thing:
   each student's JupyterLab is spawned as that student (LocalProcessSpawner, the hub
   running as root), from the course's own environment (the project's .venv);
 * the students' nbgrader configuration (:func:`write_student_config`): the exchange and
-  the course id, the Assignment List and Validate extensions on, formgrader, Create
-  Assignment and Course List off;
+  the course id, submissions private to the student and the instructors
+  (:mod:`dustcourse.hub_exchange`), the Assignment List and Validate extensions on,
+  formgrader, Create Assignment and Course List off;
 * nbgrader's exchange folder (:func:`prepare_exchange`), writable by everyone as
   nbgrader's documentation prescribes (plus the sticky bit), with the course's own
   folders made beforehand by the instructor, in the modes nbgrader gives them.
@@ -155,7 +156,9 @@ def write_student_config(folder: Path, exchange: Path, course: str) -> None:
         "# Students' nbgrader settings, written by dustcourse.hub\n"
         "c = get_config()  # noqa: F821\n"
         f"c.Exchange.root = {str(exchange)!r}\n"
-        f"c.CourseDirectory.course_id = {course!r}\n")
+        f"c.CourseDirectory.course_id = {course!r}\n"
+        "# a submission only its student and the instructors can read\n"
+        "c.ExchangeFactory.submit = 'dustcourse.hub_exchange.PrivateSubmit'\n")
     (folder / "jupyter_server_config.json").write_text(json.dumps({
         "ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_SERVER_OFF, False)},
         # nothing fetched from outside: no update check, no news, no PyPI search

@@ -395,6 +395,14 @@ for path in {paths!r}:
 """
 
 
+def submissions(hub_course, user: str) -> list[Path]:
+    """The notebooks of ``user``'s submissions in the exchange's inbound."""
+    inbound = hub_course.hub.exchange / hub_course.hub.course_id / "inbound"
+    found = sorted(inbound.glob(f"{user}+{ASSIGNMENT}+*/{ASSIGNMENT}.ipynb"))
+    assert found, "the loop's test submitted first"
+    return found
+
+
 def test_a_student_reads_no_one_elses_work_nor_the_instructors(hub_course, students):
     hub, course = hub_course.hub, hub_course.course
     other = hub_course.home(RIGHT)
@@ -405,16 +413,25 @@ def test_a_student_reads_no_one_elses_work_nor_the_instructors(hub_course, stude
         other / ".local/share/jupyter/nbgrader_cache",
         exchange / "inbound",  # everyone's submissions: not listable
         exchange / "feedback",  # everyone's released feedback: not listable
+        *submissions(hub_course, RIGHT),  # even by its full name (dustcourse.hub_exchange)
         course.root,
         course.root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
         course.root / "gradebook.db",
         course.root / "submitted" / RIGHT / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
         course.root / "feedback" / RIGHT / ASSIGNMENT / f"{ASSIGNMENT}.html",
     ]
+    # submissions belong to the student and the group of inbound/ (the instructor's)
+    inbound = exchange / "inbound"
+    for notebook in submissions(hub_course, RIGHT):
+        folder = notebook.parent.stat()
+        assert folder.st_gid == inbound.stat().st_gid and folder.st_mode & 0o777 == 0o770
+        assert notebook.stat().st_mode & 0o777 == 0o640
     out = run_in_kernel(hub_course, WRONG, PROBE.format(paths=[str(p) for p in closed]))
     assert f"user {WRONG}" in out, out  # the kernel runs as the student, not as root
     assert "READABLE" not in out, out
     assert out.count("refused") == len(closed), out
     # and the student's own work is theirs to read
-    own = hub_course.home(WRONG) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    assert "READABLE" in run_in_kernel(hub_course, WRONG, PROBE.format(paths=[str(own)]))
+    own = [hub_course.home(WRONG) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+           submissions(hub_course, WRONG)[-1]]
+    out = run_in_kernel(hub_course, WRONG, PROBE.format(paths=[str(p) for p in own]))
+    assert out.count("READABLE") == len(own), out
