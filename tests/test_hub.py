@@ -37,6 +37,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import VENV_BIN, Course, nbgrader_env, screenshot_dir
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from dustcourse.hub import HubError, configure, free_port, set_passwords, start_hub, stop_hub
@@ -154,8 +155,12 @@ def students(browser, hub_course):
         page.locator("#login_submit").click()
         pages[user] = page
     for user, page in pages.items():
-        page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=SPAWN_TIMEOUT)
-        page.locator("#jp-MainMenu").wait_for(timeout=SPAWN_TIMEOUT)
+        try:
+            page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=SPAWN_TIMEOUT)
+            page.locator("#jp-MainMenu").wait_for(timeout=SPAWN_TIMEOUT)
+        except PlaywrightError as exc:
+            pytest.fail(f"{user}'s JupyterLab did not open ({exc}); the hub's log:\n"
+                        + hub_course.hub.log.read_text()[-3000:])
     yield pages
     for context in contexts:
         context.close()
