@@ -155,15 +155,15 @@ def hub_command(port: int, exchange: Path) -> None:
     import os
     import signal
 
-    from .hub import ROOT, HubError, configure, set_passwords, start_hub, stop_hub
+    from .hub import TRIAL_RUNTIME, HubError, configure, set_passwords, start_hub, stop_hub
 
     # The course's exchange folders belong to whoever runs the instructor's commands:
     # the user who called sudo.
     owner = (int(os.environ.get("SUDO_UID", os.getuid())),
              int(os.environ.get("SUDO_GID", os.getgid())))
     try:
-        hub = configure(ROOT / "_build" / "hub", exchange=exchange.resolve(), port=port,
-                        owner=owner)
+        # root's files stay out of the clone (which `make clean` empties as its owner)
+        hub = configure(TRIAL_RUNTIME, exchange=exchange.resolve(), port=port, owner=owner)
         passwords = set_passwords(hub.students)
         start_hub(hub)
     except HubError as exc:

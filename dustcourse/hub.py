@@ -40,6 +40,7 @@ PROXY = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 
 HUB_STUDENTS = ("dust-student1", "dust-student2")  # scripts/setup.sh creates them
 EXCHANGE = Path("/srv/nbgrader/exchange")  # nbgrader's default exchange root
+TRIAL_RUNTIME = Path("/var/lib/dustcourse-hub")  # `dustcourse hub`'s config and state
 
 # What students see of nbgrader in JupyterLab: the Assignment List (fetch, validate,
 # submit, fetch feedback) and the notebook's Validate button; never the instructor's tools.
