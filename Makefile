@@ -12,11 +12,11 @@ SETUP_STAMP := $(VENV)/.installed
 # or the course package change: a changed data file always re-executes the book.
 CACHE_STAMP := _build/.cache-inputs
 
-.PHONY: book test setup exercises lint lock clean bench
+.PHONY: book test setup exercises lint lock clean bench hub
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): requirements.lock pyproject.toml scripts/setup.sh
+$(SETUP_STAMP): requirements.lock pyproject.toml scripts/setup.sh package-lock.json
 	bash scripts/setup.sh
 
 $(CACHE_STAMP): $(wildcard data/*) $(wildcard dustcourse/*.py) | $(SETUP_STAMP)
@@ -34,6 +34,12 @@ test: book
 # Benchmarks (not part of the tests): prints a table and writes docs/benchmarks.md.
 bench: book
 	$(BIN)/python benchmarks/run.py
+
+# The course on a JupyterHub on http://127.0.0.1:8000 for a local trial (docs/hub.md):
+# runs as root, since the hub starts each student's JupyterLab as that student.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+hub: $(SETUP_STAMP)
+	$(SUDO) $(BIN)/dustcourse hub
 
 exercises: $(SETUP_STAMP)
 	$(BIN)/dustcourse exercises generate

@@ -28,6 +28,7 @@ def main() -> None:
       dustcourse data validate               # check data/ against datapackage.json
       dustcourse grade autograde ps0-warmup  # sandboxed parallel grading (see --help)
       dustcourse check ps0-warmup.ipynb      # run an exercise's public checks
+      sudo dustcourse hub                    # the course on a JupyterHub (docs/hub.md)
     """
 
 
@@ -139,6 +140,49 @@ def data_list() -> None:
     for name in table_names():
         df = load(name, check=False)
         click.echo(f"{name:28} {len(df):5d} rows  {describe(name).get('title', '')}")
+
+
+@main.command("hub")
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--exchange", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("/srv/nbgrader/exchange"), show_default=True,
+              help="nbgrader's exchange folder (nbgrader's default place).")
+def hub_command(port: int, exchange: Path) -> None:
+    """Start the course's JupyterHub on http://127.0.0.1:PORT for a local trial.
+
+    Run as root (`sudo make hub`): the hub spawns each student's JupyterLab as that
+    student. The trial accounts (dust-student1, dust-student2, made by `make setup`)
+    get fresh random passwords, printed here. Release from the course root with
+    `nbgrader release_assignment ps0-warmup` (the default exchange; docs/hub.md has the
+    whole loop and a production set-up). Ctrl-C stops the hub and the students' servers.
+    """
+    import os
+    import signal
+
+    from .hub import TRIAL_RUNTIME, HubError, configure, set_passwords, start_hub, stop_hub
+
+    # The course's exchange folders belong to whoever runs the instructor's commands:
+    # the user who called sudo.
+    owner = (int(os.environ.get("SUDO_UID", os.getuid())),
+             int(os.environ.get("SUDO_GID", os.getgid())))
+    try:
+        # root's files stay out of the clone (which `make clean` empties as its owner)
+        hub = configure(TRIAL_RUNTIME, exchange=exchange.resolve(), port=port, owner=owner)
+        passwords = set_passwords(hub.students)
+        start_hub(hub)
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"JupyterHub: {hub.url}/  (log: {hub.log})")
+    for user, password in passwords.items():
+        click.echo(f"  log in as {user} with password {password}")
+    click.echo(f"Exchange: {hub.exchange}/{hub.course_id}. Ctrl-C stops the hub.")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        hub.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_hub(hub)
 
 
 main.add_command(grade)  # dustcourse grade import|autograde|feedback|export

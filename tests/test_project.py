@@ -77,7 +77,7 @@ def test_runtime_grading_files_are_ignored():
     "args", [[], ["exercises"], ["exercises", "generate"], ["exercises", "check"],
              ["data"], ["data", "validate"], ["data", "list"], ["grade"],
              ["grade", "import"], ["grade", "autograde"], ["grade", "feedback"],
-             ["grade", "export"]]
+             ["grade", "export"], ["hub"]]
 )
 def test_every_command_has_help(args):
     result = CliRunner().invoke(main, [*args, "--help"])
@@ -106,7 +106,7 @@ def test_make_book_drops_the_execution_cache_when_data_change(tmp_path):
     import shutil
     import time
 
-    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
+    for name in ("Makefile", "requirements.lock", "pyproject.toml", "package-lock.json"):
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
