@@ -34,6 +34,9 @@ def main(argv=None) -> None:
     parser.add_argument("--scale-runs", type=int, default=None,
                         help="runs per class size of the growth curve (default: --runs)")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader")
+    parser.add_argument("--heavy", type=int, default=None,
+                        help="class size of the ps4-box-office comparison (default: 16, "
+                             "none when --students is below 16)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep-others", action="store_true",
                         help="keep the parts of an existing report that this run does not "
@@ -59,7 +62,8 @@ def main(argv=None) -> None:
         print("Grading...", flush=True)
         section, figures = grading.benchmark(
             args.runs, args.students, tuple(int(n) for n in args.scale.split(",") if n),
-            stock=not args.no_stock, scale_runs=args.scale_runs)
+            stock=not args.no_stock, scale_runs=args.scale_runs,
+            heavy=args.heavy if args.heavy is not None else (16 if args.students >= 16 else 0))
         if "grading" in parts:
             sections["grading"] = section
     if "dask" in parts:

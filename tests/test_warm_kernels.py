@@ -138,10 +138,11 @@ def test_a_warm_kernel_is_used_once_and_nothing_of_one_student_reaches_the_next(
     assert not any("_loop" in p for p in seen["procs"])
 
 
-def _isolation_class(name: str) -> Course:
+@pytest.fixture(scope="module")
+def isolation_class() -> Course:
     """An attacker graded before its victim on one worker: the victim's answer cell
     refuses to answer if it sees anything of the attacker."""
-    course = Course.fresh(ROOT / "_build" / name)
+    course = Course.fresh(ROOT / "_build" / "test-warm-isolation")
     course.generate(A)
     course.submit_answers("a_attacker", A, {"q1_figures_per_article": ATTACK + (
         'figures_per_article = figures["article"].value_counts()')})
@@ -157,10 +158,11 @@ def _isolation_class(name: str) -> Course:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["local", "dask"])
-def test_the_next_submission_on_the_same_worker_sees_nothing_of_the_previous(executor):
-    course = _isolation_class(f"test-warm-isolation-{executor}")
+def test_the_next_submission_on_the_same_worker_sees_nothing_of_the_previous(
+        isolation_class, executor):
+    course = isolation_class
     outcomes = {o.student: o for o in autograde(course.root, A, jobs=1, limits=LIMITS,
-                                                executor=executor)}
+                                                executor=executor, force=True)}
     assert {o.status for o in outcomes.values()} == {STATUS_OK}, outcomes
     assert len({w for o in outcomes.values() for w in o.workers}) == 1  # one worker, in turn
     assert course.scores("b_victim", A) == course.scores("c_perfect", A)
