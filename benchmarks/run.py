@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import ROOT, machine
 
-PARTS = ("book", "grading", "dask", "suite")
+PARTS = ("book", "grading", "dask", "scale", "suite")
 
 
 def main(argv=None) -> None:
@@ -33,6 +33,8 @@ def main(argv=None) -> None:
                         help="class sizes for the growth curve ('' for none)")
     parser.add_argument("--scale-runs", type=int, default=None,
                         help="runs per class size of the growth curve (default: --runs)")
+    parser.add_argument("--workers", type=int, default=100,
+                        help="simulated workers of the scale part")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader")
     parser.add_argument("--heavy", type=int, default=None,
                         help="class size of the ps4-box-office comparison (default: 16, "
@@ -56,7 +58,7 @@ def main(argv=None) -> None:
 
         print("Book build...", flush=True)
         sections["book"] = book.benchmark(args.runs)
-    if "grading" in parts or "dask" in parts:
+    if "grading" in parts or "dask" in parts:  # scale uses the grading figures if measured
         import grading
 
         print("Grading...", flush=True)
@@ -71,6 +73,11 @@ def main(argv=None) -> None:
 
         print("Dask executor...", flush=True)
         sections["dask"] = cluster.benchmark(figures, args.runs)
+    if "scale" in parts:
+        import scale
+
+        print("Scale (simulated workers)...", flush=True)
+        sections["scale"] = scale.benchmark(figures, workers=args.workers)
     if "suite" in parts:
         import suite
 
