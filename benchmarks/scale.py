@@ -115,8 +115,8 @@ def benchmark(figures: dict | None, workers: int = 100, students: int | None = N
               dispatch_students: int | None = None) -> Section:
     """The scale section; ``figures`` from the grading part (worker time per submission)."""
     seconds = (figures or {}).get("worker_seconds", 2.5)
-    students = students or 2 * workers
-    dispatch_students = dispatch_students or 10 * workers
+    students = students or workers
+    dispatch_students = dispatch_students or 3 * workers
     section = Section(f"Scale: real Dask scheduler, our coordinator, {workers} simulated "
                       f"single-threaded workers (each task holds its worker {seconds:.2f} s)")
     with tempfile.TemporaryDirectory(prefix="dustcourse-bench-scale-") as tmp:
