@@ -69,7 +69,7 @@ def benchmark(figures: dict, runs: int = 3) -> Section:
     section.add("scheduler round trip of an empty task (Dask)", f"{dask_rt * 1000:.1f} ms")
     section.add("same through the local process pool", f"{local_rt * 1000:.1f} ms")
     worker_s, coord_s = figures["worker_seconds"], figures["coordinator_seconds"]
-    for workers in (10, 50):
+    for workers in (10, 50, 100):
         seconds = estimate(10_000, workers, worker_s, coord_s, dask_rt)
         bound = "coordinator" if coord_s >= (worker_s + dask_rt) / workers else "workers"
         section.add(f"estimate: 10,000 submissions on {workers} single-core workers",

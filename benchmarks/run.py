@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import ROOT, machine
 
-PARTS = ("book", "grading", "robustness", "dask", "suite")
+PARTS = ("book", "grading", "robustness", "dask", "scale", "suite")
 
 
 def main(argv=None) -> None:
@@ -36,7 +36,12 @@ def main(argv=None) -> None:
                         help="class sizes for the growth curve ('' for none)")
     parser.add_argument("--scale-runs", type=int, default=None,
                         help="runs per class size of the growth curve (default: --runs)")
+    parser.add_argument("--workers", type=int, default=100,
+                        help="simulated workers of the scale part")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader")
+    parser.add_argument("--heavy", type=int, default=None,
+                        help="class size of the ps4-box-office comparison (default: 16, "
+                             "none when --students is below 16)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep-others", action="store_true",
                         help="keep the parts of an existing report that this run does not "
@@ -56,13 +61,14 @@ def main(argv=None) -> None:
 
         print("Book build...", flush=True)
         sections["book"] = book.benchmark(args.runs)
-    if "grading" in parts or "dask" in parts:
+    if "grading" in parts or "dask" in parts:  # scale uses the grading figures if measured
         import grading
 
         print("Grading...", flush=True)
         section, figures = grading.benchmark(
             args.runs, args.students, tuple(int(n) for n in args.scale.split(",") if n),
-            stock=not args.no_stock, scale_runs=args.scale_runs)
+            stock=not args.no_stock, scale_runs=args.scale_runs,
+            heavy=args.heavy if args.heavy is not None else (16 if args.students >= 16 else 0))
         if "grading" in parts:
             sections["grading"] = section
     if "robustness" in parts:
@@ -75,6 +81,11 @@ def main(argv=None) -> None:
 
         print("Dask executor...", flush=True)
         sections["dask"] = cluster.benchmark(figures, args.runs)
+    if "scale" in parts:
+        import scale
+
+        print("Scale (simulated workers)...", flush=True)
+        sections["scale"] = scale.benchmark(figures, workers=args.workers)
     if "suite" in parts:
         import suite
 

@@ -138,6 +138,16 @@ def record(
     nbformat.write(nb, folder / f"{notebook_id}.ipynb")
 
 
+def _assignment_modules(config, assignment: str) -> tuple[str, ...]:
+    """The modules the assignment's source notebooks import: a warm kernel loads them."""
+    from .warm import assignment_imports
+
+    coursedir = _coursedir(config)
+    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    return assignment_imports(nbformat.read(path, as_version=4)
+                              for path in sorted(source.glob("*.ipynb")))
+
+
 def _scores(config, assignment: str, student: str) -> tuple[float, float]:
     from nbgrader.api import Gradebook
 
@@ -259,6 +269,7 @@ def autograde(
     progress: Callable[[Outcome], None] | None = None,
     worker_wait: float = 120.0,
     robustness: bool = False,
+    warm: bool = True,
 ) -> list[Outcome]:
     """Grade the submissions of ``assignment`` found in ``root/submitted``.
 
@@ -269,6 +280,9 @@ def autograde(
     available for ``worker_wait`` seconds, the submissions still waiting are recorded
     as failed (and graded again by the next run) instead of stalling the batch.
     With ``robustness``, each submission also runs on perturbed data (:mod:`.robustness`).
+    With ``warm`` (the default), every notebook runs in a warm kernel of its worker's
+    pool (:mod:`.warm`): started ahead of need in its own fresh sandbox with the
+    assignment's imports loaded, used once, then destroyed.
     """
     root = Path(root).resolve()
     config = load_config(root)
@@ -300,8 +314,12 @@ def autograde(
         return [outcomes[s] for s in students]
 
     robust = robustness_setup(root, config, assignment, limits, sandbox) if robustness else None
+    modules = _assignment_modules(config, assignment) if warm else None
+    prewarm = None if modules is None else (limits, sandbox, (str(root),), modules,
+                                            robust is not None)
     own_backend = backend is None
-    backend = backend or open_backend(executor, jobs=jobs, scheduler=scheduler, sandbox=sandbox)
+    backend = backend or open_backend(executor, jobs=jobs, scheduler=scheduler, sandbox=sandbox,
+                                      prewarm=prewarm)
 
     def done(student: str) -> None:
         if progress:
@@ -348,7 +366,7 @@ def autograde(
                 try:
                     future = backend.pool.submit(
                         run_task, notebook, files, limits, sandbox, (str(root),),
-                        *robust_task_args(robust, notebook_id, files),
+                        *robust_task_args(robust, notebook_id, files), warm=modules,
                     )
                 except Exception as exc:  # e.g. a local pool broken by a killed worker
                     with ctrl_c.recording():

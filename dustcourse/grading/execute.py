@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from .sandbox import KERNEL_FILES, Limits, SandboxedKernelManager
+from .sandbox import KERNEL_FILES, Limits
 
 STATUS_OK = "ok"
 STATUS_TIMEOUT = "timeout"
@@ -50,6 +49,7 @@ class ExecutionResult:
     files: dict[str, bytes] = field(default_factory=dict)
     worker: str = ""  # who ran it (Dask worker address, or host:pid)
     robust: ExecutionResult | None = None  # the robustness run (perturbed data), if any
+    warm: bool = False  # ran in a warm kernel of the worker's pool (see warm.py)
 
 
 def _safe_relative(name: str) -> PurePosixPath:
@@ -255,32 +255,47 @@ def execute_notebook(
     sandbox: bool = True,
     hide: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    kernel=None,
 ) -> ExecutionResult:
     """Run every cell of ``notebook`` in a fresh kernel; errors in cells do not stop it.
 
     The sandbox sees only what :func:`~.sandbox.sandbox_policy` allows; ``hide`` lists
     folders to mask even inside those. ``env`` is set in the kernel's environment
-    (default: ``NBGRADER_EXECUTION=autograde``).
+    (default: ``NBGRADER_EXECUTION=autograde``). ``kernel`` is a warm
+    :class:`~.warm.Kernel` started with the same limits, sandbox, ``hide`` and ``env``
+    (never used before); without it a kernel is started here. Either way the kernel, its
+    sandbox and its scratch folder are destroyed when the notebook is done.
     """
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     limits = limits or Limits()
     env = KERNEL_ENV if env is None else env
     started = time.monotonic()
-    nb = nbformat.reads(notebook if isinstance(notebook, str) else notebook.decode(), as_version=4)
+    try:
+        nb = nbformat.reads(notebook if isinstance(notebook, str) else notebook.decode(),
+                            as_version=4)
+    except BaseException:
+        if kernel is not None:
+            kernel.discard()
+        raise
     status, reason = STATUS_OK, ""
     written: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="dustcourse-run-") as scratch:
-        os.chmod(scratch, 0o777)
+    if kernel is None:  # started on demand, by nbclient, as before the pool existed
+        from .warm import Kernel, KernelSpec
+
+        kernel = Kernel(KernelSpec(limits, sandbox, tuple(hide), tuple(sorted(env.items())), ()))
+    scratch = kernel.scratch
+    try:
         for name, content in (files or {}).items():
             target = Path(scratch, _safe_relative(name))
-            target.parent.mkdir(parents=True, exist_ok=True)
+            for folder in reversed(target.parents):
+                if folder.is_relative_to(scratch) and not folder.is_dir():
+                    folder.mkdir()
+                    folder.chmod(0o777)
             target.write_bytes(content)
-        for path in Path(scratch).rglob("*"):
-            path.chmod(0o777 if path.is_dir() else 0o644)
+            target.chmod(0o644)
 
-        km = (SandboxedKernelManager(scratch, limits, hide, env) if sandbox
-              else _unsandboxed_manager(env))
+        km = kernel.km
         executor = _grading_executor(limits)
         timed_out = threading.Event()
 
@@ -330,9 +345,11 @@ def execute_notebook(
         if left_out:
             reason = (reason + "; " if reason else "") + (
                 f"{left_out} file(s) written by the notebook not kept (size limits)")
+    finally:
+        kernel.discard()  # used once: the kernel, its sandbox and its folder are gone
     _mark_unfinished(nb, executor.finished, executor.current if status != STATUS_OK else None,
                      ename, reason or "the cell did not run to the end")
     if _limit_output(nb, limits.output_bytes):
         reason = (reason + "; " if reason else "") + "output truncated"
     return ExecutionResult(nbformat.writes(nb), status, reason, time.monotonic() - started,
-                           written)
+                           written, warm=kernel.warm)

@@ -13,6 +13,7 @@ but no shared file system and no access to the gradebook.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from .execute import ExecutionResult, execute_notebook, kill_sandboxes
+from .execute import KERNEL_ENV, ExecutionResult, execute_notebook, kill_sandboxes
 from .sandbox import Limits, SandboxUnavailable, check_sandbox
 
 EXECUTORS = ("local", "dask")
@@ -37,28 +38,40 @@ def _worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _folders_to_hide(hide: tuple[str, ...]) -> tuple[str, ...]:
-    """The coordinator's folders that exist here, plus a Dask worker's own scratch space."""
-    folders = [h for h in hide if os.path.isdir(h)]
+def _dask_worker(worker=None):
+    """The Dask worker this runs on (None in a local worker process)."""
+    if worker is not None:
+        return worker
     try:
         from distributed import get_worker
 
-        folders.append(get_worker().local_directory)  # other tasks' spilled data
+        return get_worker()
     except (ImportError, ValueError):
-        pass
+        return None
+
+
+def _folders_to_hide(hide: tuple[str, ...], worker=None) -> tuple[str, ...]:
+    """The coordinator's folders that exist here, plus a Dask worker's own scratch space."""
+    folders = [h for h in hide if os.path.isdir(h)]
+    worker = _dask_worker(worker)
+    if worker is not None:
+        folders.append(worker.local_directory)  # other tasks' spilled data
     return tuple(folders)
 
 
 def run_task(
     notebook: str, files: dict[str, bytes], limits: Limits, sandbox: bool, hide: tuple[str, ...],
     robust_files: dict[str, bytes] | None = None, robust_tests: frozenset[str] = frozenset(),
+    *, warm: tuple[str, ...] | None = None,
 ) -> ExecutionResult:
     """Execute one prepared notebook on this worker; the unit of work of every executor.
 
     With ``robust_files`` (the perturbed data, see :mod:`.robustness`), the notebook runs
     a second time on them if it passed any of ``robust_tests``; that run is
-    ``result.robust``. Raises :class:`SandboxUnavailable` (naming this worker) instead
-    of running student code without the sandbox.
+    ``result.robust``. With ``warm`` (the modules to load, see :mod:`.warm`), each run
+    takes a warm kernel of this worker's pool, used for that run only; the pool starts
+    the next ones meanwhile. Raises :class:`SandboxUnavailable` (naming this worker)
+    instead of running student code without the sandbox.
     """
     where = _worker_name()
     if sandbox:
@@ -66,15 +79,46 @@ def run_task(
             check_sandbox()
         except SandboxUnavailable as exc:
             raise SandboxUnavailable(f"worker {where}: {exc}") from None
-    result = execute_notebook(notebook, files, limits=limits, sandbox=sandbox,
-                              hide=_folders_to_hide(hide))
+    hidden = _folders_to_hide(hide)
+    pool = None if warm is None else warm_pool(limits, sandbox, hidden, warm,
+                                              robust_files is not None)
+    result = execute_notebook(notebook, files, limits=limits, sandbox=sandbox, hide=hidden,
+                              kernel=pool.take() if pool else None)
     result.worker = where
     if robust_files is not None:
         from .robustness import run_again
 
         result.robust = run_again(result, notebook, robust_files, robust_tests, limits,
-                                  sandbox, _folders_to_hide(hide))
+                                  sandbox, hidden, pool=pool)
     return result
+
+
+def _threads(worker=None) -> int:
+    """Tasks this worker runs at once (a Dask worker's threads; 1 for a local process)."""
+    worker = _dask_worker(worker)
+    try:
+        return max(1, int(worker.state.nthreads))
+    except (AttributeError, TypeError, ValueError):
+        return 1
+
+
+def warm_pool(limits: Limits, sandbox: bool, hide: tuple[str, ...], modules: tuple[str, ...],
+              robust: bool = False, worker=None):
+    """This worker's pool of warm kernels for these options: one kernel ready per
+    thread, two with the robustness run (its second run takes the second)."""
+    from .warm import KernelSpec, pool_for
+
+    spec = KernelSpec(limits, sandbox, tuple(hide), tuple(sorted(KERNEL_ENV.items())),
+                      tuple(modules))
+    return pool_for(spec, _threads(worker) * (2 if robust else 1))
+
+
+def prewarm(limits: Limits, sandbox: bool, hide: tuple[str, ...], modules: tuple[str, ...],
+            robust: bool = False, worker=None) -> None:
+    """Start this worker's pool before the first task arrives (ahead of need)."""
+    if sandbox and sandbox_report():
+        return  # the tasks will say why
+    warm_pool(limits, sandbox, _folders_to_hide(hide, worker), modules, robust, worker)
 
 
 def sandbox_report() -> str:
@@ -97,17 +141,20 @@ class Backend:
     abort: Callable[[list], None] = field(default=lambda futures: None)
 
 
-def _ignore_sigint() -> None:
-    """Worker processes leave Ctrl-C to the coordinator, which ends them itself."""
+def _ignore_sigint(prewarm_args: tuple | None = None) -> None:
+    """Worker processes leave Ctrl-C to the coordinator, which ends them itself; with
+    ``prewarm_args`` (see :func:`prewarm`) they start their warm kernels at once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if prewarm_args is not None:
+        _prewarm_quietly(prewarm_args)
 
 
-def local_backend(jobs: int | None = None) -> Backend:
+def local_backend(jobs: int | None = None, prewarm: tuple | None = None) -> Backend:
     """A pool of local worker processes (forkserver: no inherited threads or sockets)."""
     jobs = jobs or os.cpu_count() or 1
     pool = ProcessPoolExecutor(max_workers=jobs,
                                mp_context=multiprocessing.get_context("forkserver"),
-                               initializer=_ignore_sigint)
+                               initializer=_ignore_sigint, initargs=(prewarm,))
 
     def abort(futures) -> None:
         # a killed worker takes its sandbox with it (bwrap --die-with-parent)
@@ -124,7 +171,7 @@ def local_backend(jobs: int | None = None) -> Backend:
 
 
 def dask_backend(scheduler: str | None = None, jobs: int | None = None,
-                 sandbox: bool = True) -> Backend:
+                 sandbox: bool = True, prewarm: tuple | None = None) -> Backend:
     """A client of the Dask scheduler at ``scheduler`` (or of a new ``LocalCluster``).
 
     Every worker connected now must be able to start the sandbox (when ``sandbox`` is
@@ -160,6 +207,8 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
                     "Dask worker(s) cannot start the grading sandbox: "
                     + "; ".join(f"{w}: {r}" for w, r in sorted(broken.items()))
                 )
+        if prewarm is not None:  # every worker starts its warm kernels now
+            client.run(_prewarm_dask_worker, prewarm, wait=False)
     except BaseException:
         close()
         raise
@@ -186,12 +235,29 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
     )
 
 
+def _prewarm_quietly(args: tuple, dask_worker=None) -> None:
+    """:func:`prewarm` on a local worker process, or on a Dask worker by ``client.run``
+    (which passes ``dask_worker``)."""
+    with contextlib.suppress(Exception):  # the tasks themselves will say what fails
+        prewarm(*args, worker=dask_worker)
+
+
+async def _prewarm_dask_worker(args: tuple, dask_worker=None) -> None:
+    """On a Dask worker: start the pool from a thread, never blocking its event loop."""
+    import threading
+
+    threading.Thread(target=_prewarm_quietly, args=(args, dask_worker), daemon=True).start()
+
+
 def open_backend(executor: str = "local", *, jobs: int | None = None,
-                 scheduler: str | None = None, sandbox: bool = True) -> Backend:
+                 scheduler: str | None = None, sandbox: bool = True,
+                 prewarm: tuple | None = None) -> Backend:
+    """``prewarm``: the arguments of :func:`prewarm`, to start the workers' warm kernels
+    as soon as they exist (None: kernels start on demand)."""
     if executor == "local":
         if scheduler:
             raise ValueError("--scheduler is for the dask executor")
-        return local_backend(jobs)
+        return local_backend(jobs, prewarm)
     if executor == "dask":
-        return dask_backend(scheduler, jobs, sandbox)
+        return dask_backend(scheduler, jobs, sandbox, prewarm)
     raise ValueError(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}")

@@ -82,17 +82,19 @@ def passed_tests(notebook: str, grade_ids) -> set[str]:
 
 
 def run_again(result, notebook: str, robust_files: dict[str, bytes], tests, limits,
-              sandbox: bool, hide: tuple[str, ...]):
+              sandbox: bool, hide: tuple[str, ...], pool=None):
     """The robustness run of a task (on the worker), or None when there is nothing to
     judge: no data-following test passed the normal run, or the normal run did not
-    finish. A failure of the machinery here is logged and judged as "not run"."""
+    finish. A failure of the machinery here is logged and judged as "not run".
+    With ``pool`` (:class:`.warm.KernelPool`) it runs in a second warm kernel, its own
+    fresh sandbox."""
     from .execute import STATUS_OK, execute_notebook
 
     if result.status != STATUS_OK or not passed_tests(result.notebook, tests):
         return None
     try:
         return execute_notebook(notebook, robust_files, limits=limits, sandbox=sandbox,
-                                hide=hide)
+                                hide=hide, kernel=pool.take() if pool else None)
     except Exception:  # never lose the normal result because of the second run
         log.exception("the robustness run failed")
         return None

@@ -1,0 +1,192 @@
+"""Warm sandboxed kernels (issue 23, item 1): nothing of one student reaches the next.
+
+A student who patches imported modules, plants files in /tmp and in the working
+folder, sets environment variables and leaves a thread and a detached process running
+is graded first; the next notebook of the same pool (whose kernel was started while
+the first one ran) must see none of it. Directly on a pool, then through the local
+and the Dask executors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, Course
+
+from dustcourse.grading.autograde import autograde
+from dustcourse.grading.execute import STATUS_OK, execute_notebook
+from dustcourse.grading.sandbox import Limits
+from dustcourse.grading.warm import KernelPool, KernelSpec, assignment_imports
+
+A = "ps0-warmup"
+LIMITS = Limits(cell_timeout=30, notebook_timeout=120, memory_bytes=2 * 1024**3)
+TOKEN = "987654"  # names the attacker's detached process: `sleep 987654`
+
+ATTACK = f"""\
+import os, statistics, subprocess, sys, threading, time, types
+import numpy, pandas
+statistics.mean = lambda *a, **k: "PATCHED"
+pandas.read_csv = lambda *a, **k: "PATCHED"
+numpy.PLANTED = True
+sys.modules["planted_module"] = types.ModuleType("planted_module")
+open("/tmp/planted.txt", "w").write("x")
+open("planted.txt", "w").write("x")
+os.environ["PLANTED"] = "1"
+def _loop():
+    while True:
+        with open("/tmp/thread.txt", "a") as fh:
+            fh.write("x")
+        time.sleep(0.05)
+threading.Thread(target=_loop).start()
+subprocess.Popen(["sleep", "{TOKEN}"], start_new_session=True)
+"""
+
+# What the next notebook looks for (the first line runs before any import of its own)
+CHECK = """\
+import sys
+preloaded = "pandas" in sys.modules
+import json, os, pandas, numpy, statistics
+procs = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            procs.append(open(f"/proc/{pid}/cmdline", "rb").read().decode())
+        except OSError:
+            pass
+seen = {
+    "preloaded": preloaded,
+    "mean": statistics.mean([1, 2]),
+    "read_csv": pandas.read_csv.__name__,
+    "numpy": hasattr(numpy, "PLANTED"),
+    "module": "planted_module" in sys.modules,
+    "tmp": sorted(os.listdir("/tmp")),
+    "cwd": sorted(os.listdir(".")),
+    "env": os.environ.get("PLANTED"),
+    "procs": procs,
+    "uid": os.getuid(),
+}
+print(json.dumps(seen))
+"""
+
+
+def _notebook(*sources: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    return nbformat.writes(nb)
+
+
+def _host_processes_naming(token: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if token.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_assignment_imports_are_the_instructors_modules():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("%matplotlib inline\nimport pandas as pd, numpy\n"
+                                  "from scipy import stats\nfrom . import local\n"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nthis is not python"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\n"),
+        nbformat.v4.new_markdown_cell("import os"),
+    ])
+    assert assignment_imports([nb]) == ("math", "numpy", "pandas", "scipy",
+                                        "matplotlib.pyplot")
+
+
+def test_a_warm_kernel_is_used_once_and_nothing_of_one_student_reaches_the_next():
+    spec = KernelSpec(LIMITS, True, (), (("NBGRADER_EXECUTION", "autograde"),),
+                      ("statistics", "numpy", "pandas"))
+    pool = KernelPool(spec, depth=1)
+    try:
+        first = pool.take()
+        assert first is not None and first.warm
+        attacked = execute_notebook(_notebook(ATTACK), {"data.csv": b"a\n1\n"},
+                                    limits=LIMITS, kernel=first)
+        assert attacked.status == STATUS_OK, attacked.reason
+        assert not Path(first.scratch).exists()  # its folder went with it
+        assert _host_processes_naming(TOKEN) == []  # so did its detached process
+        second = pool.take()
+        assert second is not None and second is not first
+        checked = execute_notebook(_notebook(CHECK), {"data.csv": b"a\n1\n"},
+                                   limits=LIMITS, kernel=second)
+        assert checked.status == STATUS_OK, checked.reason
+    finally:
+        pool.close()
+    nb = nbformat.reads(checked.notebook, as_version=4)
+    outputs = nb.cells[0].outputs
+    assert [o.get("ename") for o in outputs if o.output_type == "error"] == []
+    seen = json.loads(outputs[-1].text)
+    assert seen["preloaded"]  # the kernel was warm: pandas loaded before the first cell
+    assert nb.cells[0].execution_count == 1  # loading it left no trace in the history
+    assert seen["mean"] == 1.5
+    assert seen["read_csv"] == "read_csv"
+    assert not seen["numpy"] and not seen["module"]
+    assert not {"planted.txt", "thread.txt"} & set(seen["tmp"])
+    assert "planted.txt" not in seen["cwd"] and "data.csv" in seen["cwd"]
+    assert seen["env"] is None
+    assert not any(TOKEN in p for p in seen["procs"])
+    assert not any("_loop" in p for p in seen["procs"])
+
+
+@pytest.fixture(scope="module")
+def isolation_class() -> Course:
+    """An attacker graded before its victim on one worker: the victim's answer cell
+    refuses to answer if it sees anything of the attacker."""
+    course = Course.fresh(ROOT / "_build" / "test-warm-isolation")
+    course.generate(A)
+    course.submit_answers("a_attacker", A, {"q1_figures_per_article": ATTACK + (
+        'figures_per_article = figures["article"].value_counts()')})
+    course.submit_answers("b_victim", A, {"q1_figures_per_article": CHECK + (
+        "assert seen['mean'] == 1.5 and seen['read_csv'] == 'read_csv'\n"
+        "assert not seen['numpy'] and not seen['module'] and seen['env'] is None\n"
+        "assert not {'planted.txt', 'thread.txt'} & set(seen['tmp'] + seen['cwd'])\n"
+        f"assert not any('{TOKEN}' in p for p in seen['procs'])\n"
+        'figures_per_article = figures["article"].value_counts()')})
+    course.submit_answers("c_perfect", A)
+    return course
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_the_next_submission_on_the_same_worker_sees_nothing_of_the_previous(
+        isolation_class, executor):
+    course = isolation_class
+    outcomes = {o.student: o for o in autograde(course.root, A, jobs=1, limits=LIMITS,
+                                                executor=executor, force=True)}
+    assert {o.status for o in outcomes.values()} == {STATUS_OK}, outcomes
+    assert len({w for o in outcomes.values() for w in o.workers}) == 1  # one worker, in turn
+    assert course.scores("b_victim", A) == course.scores("c_perfect", A)
+    assert course.scores("a_attacker", A) == course.scores("c_perfect", A)
+    assert _host_processes_naming(TOKEN) == []
+
+
+def test_a_task_and_its_robustness_run_take_two_warm_kernels_of_the_workers_pool():
+    """run_task, as a worker runs it: both runs warm, each in its own sandbox."""
+    from dustcourse.grading.executors import run_task
+    from dustcourse.grading.warm import close_pools
+
+    modules = ("statistics", "numpy", "pandas")
+    notebook = _notebook("import os\nprint(os.getuid())\n", "assert True")
+    nb = nbformat.reads(notebook, as_version=4)
+    nb.cells[1].metadata["nbgrader"] = {"grade": True, "grade_id": "t", "points": 1,
+                                        "solution": False, "locked": True}
+    result = run_task(nbformat.writes(nb), {"data.csv": b"a\n1\n"}, LIMITS, True, (),
+                      {"data.csv": b"a\n2\n"}, frozenset({"t"}), warm=modules)
+    try:
+        assert result.status == STATUS_OK and result.warm, result.reason
+        assert result.robust is not None and result.robust.warm
+        uids = [nbformat.reads(r.notebook, as_version=4).cells[0].outputs[0].text
+                for r in (result, result.robust)]
+        assert uids[0] != uids[1]  # two sandboxes, two users
+    finally:
+        close_pools()
