@@ -29,11 +29,13 @@ from pathlib import Path
 import nbformat
 
 from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult, _safe_relative
-from .executors import Backend, open_backend, run_task
+from .executors import Backend, open_backend
 from .guard import add_guard, remove_guard
 from .prepare import _finish_failed, _zero_scores, prepare
-from .robustness import robust_record, robust_task_args, robustness_setup
+from .robustness import robustness_setup
 from .sandbox import Limits, check_sandbox
+from .worker import GradedSubmission, build_kit, grade_submission, task_files
+from .worker import _read_folder as read_folder
 
 # The grading machinery failed (a worker died for good, no worker was available):
 # the submission scores zero for now and is graded again by the next run.
@@ -317,6 +319,7 @@ def autograde(
     modules = _assignment_modules(config, assignment) if warm else None
     prewarm = None if modules is None else (limits, sandbox, (str(root),), modules,
                                             robust is not None)
+    kit = build_kit(config, assignment, robust)
     own_backend = backend is None
     backend = backend or open_backend(executor, jobs=jobs, scheduler=scheduler, sandbox=sandbox,
                                       prewarm=prewarm)
@@ -325,58 +328,32 @@ def autograde(
         if progress:
             progress(outcomes[student])
 
-    waiting = list(pending)  # not yet prepared
-    ready: list[tuple[str, str, str, dict[str, bytes]]] = []  # prepared, not yet submitted
-    in_flight: dict[Future, tuple[str, str]] = {}
+    waiting = list(pending)  # not yet dispatched
+    in_flight: dict[Future, str] = {}
+    started: list[str] = []  # dispatched
+    shared_kit = backend.share(kit)  # sent to the workers once, where the backend can
 
-    started: list[str] = []  # prepared, or being prepared
-
-    def prepare_next() -> None:
-        student = waiting.pop(0)
+    def submit(student: str) -> None:
         started.append(student)
-        prepared = prepare(config, assignment, student)
-        items = [] if prepared.error else _work_items(config, assignment, student)
-        if prepared.error or not items:
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+        files = read_folder(folder)
+        extra = () if robust is None else (robust.task_files(task_files(kit, files)),)
+        try:
+            future = backend.pool.submit(grade_submission, shared_kit, student, files, limits,
+                                         sandbox, (str(root),), *extra, warm=modules)
+        except Exception as exc:  # e.g. a local pool broken by a killed worker
             with ctrl_c.recording():
-                _finish_failed(config, root, outcomes, pending, assignment, student,
-                               prepared.error or "no notebook of this assignment was submitted")
-                done(student)
+                _record_failure(student, STATUS_WORKER_FAILED,
+                                f"could not start the task: {type(exc).__name__}: {exc}")
             return
-        pending[student]["notes"] = prepared.notes  # what preparing repaired: in the reason
-        pending[student]["left"] = len(items)
-        ready.extend((student, *item) for item in items)
-
-    def settle(student: str, notebook_id: str, status: str, reason: str) -> None:
-        state = pending[student]
-        state["notebooks"][notebook_id] = (status, reason)
-        state["left"] -= 1
-        if state["left"] == 0:
-            _finish(config, root, outcomes, pending, assignment, student)
-            done(student)
+        in_flight[future] = student
 
     def dispatch() -> None:
         no_worker_since = None
-        while waiting or ready or in_flight:
+        while waiting or in_flight:
             slots = backend.slots()
-            while len(in_flight) < slots and (ready or waiting):
-                if not ready:
-                    prepare_next()
-                    continue
-                student, notebook_id, notebook, files = ready.pop(0)
-                try:
-                    future = backend.pool.submit(
-                        run_task, notebook, files, limits, sandbox, (str(root),),
-                        *robust_task_args(robust, notebook_id, files), warm=modules,
-                    )
-                except Exception as exc:  # e.g. a local pool broken by a killed worker
-                    with ctrl_c.recording():
-                        settle(student, notebook_id, STATUS_WORKER_FAILED,
-                               f"could not start the task: {type(exc).__name__}: {exc}")
-                    continue
-                in_flight[future] = (student, notebook_id)
-            if waiting and len(ready) < 2:
-                prepare_next()  # while the workers are busy
-                continue
+            while len(in_flight) < slots and waiting:
+                submit(waiting.pop(0))
             if slots:
                 no_worker_since = None
             else:  # every worker is gone: wait for one, but not forever
@@ -389,39 +366,57 @@ def autograde(
                 time.sleep(0.5)
                 continue
             finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in finished:
+            if finished:
                 with ctrl_c.recording():
-                    collect(future)
+                    collect(finished)
 
     def give_up(reason: str) -> None:
-        for future, (student, notebook_id) in list(in_flight.items()):
+        for future, student in list(in_flight.items()):
             future.cancel()
-            settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
+            _record_failure(student, STATUS_WORKER_FAILED, reason)
         in_flight.clear()
-        for student, notebook_id, *_ in ready:
-            settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
-        ready.clear()
         for student in waiting:
             _finish_failed(config, root, outcomes, pending, assignment,
                            student, reason, final=False)
             done(student)
 
-    def collect(future: Future) -> None:
-        student, notebook_id = in_flight.pop(future)
-        try:
-            result = future.result()
-        except Exception as exc:  # the worker died, or cannot run the sandbox
-            # Dask gives up on a task that killed several workers in turn: the
-            # submission itself is to blame, and grading it again would not help
-            killer = type(exc).__name__ == "KilledWorker"
-            settle(student, notebook_id, STATUS_ERROR if killer else STATUS_WORKER_FAILED,
-                   f"worker failed: {type(exc).__name__}: {exc}")
-            return
-        record(config, assignment, student, notebook_id, result)
-        robust_record(robust, config, pending[student], student, notebook_id, result)
-        _write_files(config, assignment, student, result.files)
-        pending[student]["workers"].add(result.worker)
-        settle(student, notebook_id, result.status, result.reason)
+    def _record_failure(student: str, status: str, reason: str) -> None:
+        """The task failed as a whole: the coordinator prepares the submission itself
+        (as nbgrader would leave it) and records it as failed (rare: no batching)."""
+        prepared = prepare(config, assignment, student)
+        items = [] if prepared.error else _work_items(config, assignment, student)
+        if prepared.error or not items:
+            _finish_failed(config, root, outcomes, pending, assignment, student,
+                           prepared.error or "no notebook of this assignment was submitted")
+        else:
+            state = pending[student]
+            state["notes"] = prepared.notes
+            state["notebooks"] = {notebook_id: (status, reason) for notebook_id, *_ in items}
+            _finish(config, root, outcomes, pending, assignment, student)
+        done(student)
+
+    def collect(finished) -> None:
+        """Record a batch of finished submissions: one gradebook transaction."""
+        batch: list[GradedSubmission] = []
+        for future in finished:
+            student = in_flight.pop(future)
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker died, or cannot run the sandbox
+                # Dask gives up on a task that killed several workers in turn: the
+                # submission itself is to blame, and grading it again would not help
+                killer = type(exc).__name__ == "KilledWorker"
+                _record_failure(student, STATUS_ERROR if killer else STATUS_WORKER_FAILED,
+                                f"worker failed: {type(exc).__name__}: {exc}")
+                continue
+            if result.error:  # cannot be prepared: redone here, to leave what nbgrader leaves
+                _record_failure(student, STATUS_ERROR, result.error)
+                continue
+            batch.append(result)
+        if batch:
+            record_batch(config, root, outcomes, pending, assignment, batch)
+            for result in batch:
+                done(result.student)
 
     ctrl_c = _CtrlC()
     try:
@@ -444,7 +439,141 @@ def autograde(
     return [outcomes[s] for s in students]
 
 
-def _finish(config, root, outcomes, pending, assignment, student) -> None:
+def _write_graded_folder(config, assignment: str, result: GradedSubmission) -> None:
+    """autograded/<student>/<assignment>/ as the worker left it (replacing an older one)."""
+    from .execute import _safe_relative
+
+    coursedir = _coursedir(config)
+    folder = Path(coursedir.format_path(coursedir.autograded_directory, result.student,
+                                        assignment))
+    if folder.is_dir():
+        for path in folder.rglob("*"):  # nbgrader's read-only copies
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o755)
+        shutil.rmtree(folder)
+    for name, (content, mode) in result.files.items():
+        target = folder / _safe_relative(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        target.chmod(mode & 0o777)
+
+
+def record_batch(config, root: Path, outcomes, pending, assignment: str,
+                 batch: list[GradedSubmission]) -> None:
+    """Write the workers' results of several submissions: the graded folders, then the
+    gradebook in one transaction (through nbgrader's models: SQLite or PostgreSQL), then
+    the status files. What nbgrader's autograde would write, from the workers' private
+    gradebooks: each score as SaveAutoGrades sets it (a grade with a manual score still
+    needs the instructor's review), comments, timestamps, late penalties."""
+    import warnings
+
+    from nbgrader import utils
+    from nbgrader.api import (
+        BaseCell,
+        Comment,
+        Grade,
+        Gradebook,
+        Notebook,
+        Student,
+        SubmittedAssignment,
+        SubmittedNotebook,
+    )
+    from sqlalchemy.exc import SAWarning
+
+    coursedir = _coursedir(config)
+    for result in batch:
+        _write_graded_folder(config, assignment, result)
+    students = [r.student for r in batch]
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        db = gb.db
+        definition = gb.find_assignment(assignment)
+        names = dict(db.query(BaseCell.id, BaseCell.name).join(Notebook)
+                     .filter(Notebook.assignment_id == definition.id).all())
+        known = {s.id for s in db.query(Student).filter(Student.id.in_(students))}
+        existing = {s.student_id: s for s in db.query(SubmittedAssignment).filter(
+            SubmittedAssignment.assignment_id == definition.id,
+            SubmittedAssignment.student_id.in_(students))}
+        late = []
+        for result in batch:
+            if result.student not in known:
+                db.add(Student(id=result.student))
+            submission = existing.get(result.student)
+            if submission is None:  # as Gradebook.add_submission, inside this transaction
+                submission = SubmittedAssignment(assignment=definition,
+                                                 student_id=result.student)
+                for notebook in definition.notebooks:
+                    nb = SubmittedNotebook(notebook=notebook, assignment=submission)
+                    for cell in notebook.grade_cells:
+                        Grade(cell_id=cell.id, notebook=nb)
+                    for cell in notebook.solution_cells:
+                        Comment(cell_id=cell.id, notebook=nb)
+                    for cell in notebook.task_cells:
+                        Comment(cell_id=cell.id, notebook=nb)
+                        Grade(cell_id=cell.id, notebook=nb)
+                db.add(submission)
+            if result.timestamp:
+                submission.timestamp = utils.parse_utc(result.timestamp)
+            for nb in submission.notebooks:
+                graded = result.notebooks.get(nb.notebook.name)
+                if graded is None:
+                    continue
+                for grade in nb.grades:
+                    auto, needs = graded.grades.get(names.get(grade.cell_id), (None, True))
+                    grade.auto_score = auto
+                    grade.needs_manual_grade = needs or grade.manual_score is not None
+                for comment in nb.comments:
+                    comment.auto_comment = graded.comments.get(names.get(comment.cell_id))
+                nb.late_submission_penalty = None
+            if submission.total_seconds_late > 0:
+                late.append((result, submission))
+        for result, submission in late:
+            _late_penalties(config, result, submission)
+        db.commit()
+    for result in batch:
+        state = pending[result.student]
+        state["notes"] = result.notes
+        state["notebooks"] = {n: (g.status, g.reason) for n, g in result.notebooks.items()}
+        state["workers"].add(result.worker)
+        state["robust_only"] = [t for g in result.notebooks.values() for t in g.robust_only]
+        if any(g.status in (STATUS_ERROR, STATUS_WORKER_FAILED)
+               for g in result.notebooks.values()):
+            _zero_scores(config, assignment, result.student)
+    scores = _batch_scores(config, assignment, students)
+    for result in batch:
+        _finish(config, root, outcomes, pending, assignment, result.student,
+                scores=scores.get(result.student, (0.0, 0.0)))
+
+
+def _late_penalties(config, result: GradedSubmission, submission) -> None:
+    """nbgrader's AssignLatePenalties for each graded notebook of a late submission."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    step = AssignLatePenalties(config=config)
+    step.init_plugin()
+    for nb in submission.notebooks:
+        if nb.notebook.name not in result.notebooks:
+            continue
+        penalty = step.plugin_inst.late_submission_penalty(
+            result.student, nb.score, submission.total_seconds_late)
+        if penalty is not None:
+            nb.late_submission_penalty = step._check_late_penalty(nb, penalty)
+
+
+def _batch_scores(config, assignment: str, students: list[str]) -> dict[str, tuple]:
+    """student -> (score, max score) of their submissions, in one query."""
+    from nbgrader.api import Assignment, Gradebook, SubmittedAssignment
+
+    coursedir = _coursedir(config)
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        rows = (gb.db.query(SubmittedAssignment.student_id, SubmittedAssignment.score,
+                            SubmittedAssignment.max_score)
+                .join(Assignment).filter(Assignment.name == assignment,
+                                         SubmittedAssignment.student_id.in_(students)).all())
+    return {student: (score, max_score) for student, score, max_score in rows}
+
+
+def _finish(config, root, outcomes, pending, assignment, student, scores=None) -> None:
     state = pending[student]
     statuses = state["notebooks"]
     bad = {nb: s for nb, s in statuses.items() if s[0] != STATUS_OK}
@@ -453,9 +582,10 @@ def _finish(config, root, outcomes, pending, assignment, student) -> None:
         r for _, r in statuses.values() if r
     )
     reason = "; ".join(filter(None, [*state.get("notes", []), reason]))
-    if any(s in (STATUS_ERROR, STATUS_WORKER_FAILED) for s, _ in statuses.values()):
+    if scores is None and any(s in (STATUS_ERROR, STATUS_WORKER_FAILED)
+                              for s, _ in statuses.values()):
         _zero_scores(config, assignment, student)
-    score, max_score = _scores(config, assignment, student)
+    score, max_score = scores if scores is not None else _scores(config, assignment, student)
     outcomes[student] = Outcome(
         student, assignment, status, reason, score, max_score,
         time.monotonic() - state["started"], {nb: s for nb, (s, _) in statuses.items()},
