@@ -78,7 +78,8 @@ def _read_folder(folder: Path) -> dict[str, bytes]:
 
 def gradebook_snapshot(config, assignment: str) -> bytes:
     """The assignment's definition in the gradebook (notebooks, cells, due date), copied
-    through nbgrader's models into a new SQLite file: what the workers check against."""
+    through nbgrader's models into a new SQLite file: what the workers check against.
+    No student data; of the other assignments, only their cells' names."""
     import sqlite3
 
     from nbgrader.api import Gradebook
@@ -112,6 +113,16 @@ def gradebook_snapshot(config, assignment: str) -> bytes:
                 for c in nb.source_cells:
                     gb.add_source_cell(c.name, nb.name, source.name, cell_type=c.cell_type,
                                        locked=c.locked, source=c.source, checksum=c.checksum)
+            # the other assignments' cell names only (no text): preparing names the
+            # assignment a wrongly submitted notebook belongs to
+            for other in real.assignments:
+                if other.name == source.name:
+                    continue
+                gb.add_assignment(other.name)
+                for nb in other.notebooks:
+                    gb.add_notebook(nb.name, other.name)
+                    for c in nb.source_cells:
+                        gb.add_source_cell(c.name, nb.name, other.name, cell_type=c.cell_type)
         return path.read_bytes()
 
 
