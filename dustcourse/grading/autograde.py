@@ -42,6 +42,9 @@ from .worker import _read_folder as read_folder
 STATUS_WORKER_FAILED = "worker_failed"
 
 STATUS_DIR = Path("grading") / "status"  # under the course root; gitignored
+# Finished submissions are recorded together once half the worker slots' worth have
+# finished, or the oldest has waited this long (seconds), or nothing else is running.
+BATCH_WAIT = 1.0
 
 
 @dataclass
@@ -348,9 +351,12 @@ def autograde(
             return
         in_flight[future] = student
 
+    finished: list[tuple[Future, str]] = []  # done, not yet recorded (in batches)
+    first_done = [0.0]  # when the oldest of them finished
+
     def dispatch() -> None:
         no_worker_since = None
-        while waiting or in_flight:
+        while waiting or in_flight or finished:
             slots = backend.slots()
             while len(in_flight) < slots and waiting:
                 submit(waiting.pop(0))
@@ -360,15 +366,24 @@ def autograde(
                 no_worker_since = no_worker_since or time.monotonic()
                 if time.monotonic() - no_worker_since > worker_wait:
                     with ctrl_c.recording():
+                        collect()
                         give_up(f"no worker was available for {worker_wait:g} s")
                     break
-            if not in_flight:
+            if in_flight:
+                linger = BATCH_WAIT - (time.monotonic() - first_done[0]) if finished else 1.0
+                done, _ = wait(in_flight, timeout=max(0.0, linger),
+                               return_when=FIRST_COMPLETED)
+                if done and not finished:
+                    first_done[0] = time.monotonic()
+                for future in done:  # their slots are refilled before anything is recorded
+                    finished.append((future, in_flight.pop(future)))
+            elif not finished:
                 time.sleep(0.5)
                 continue
-            finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-            if finished:
+            if finished and (not in_flight or len(finished) >= max(2, slots // 2)
+                             or time.monotonic() - first_done[0] >= BATCH_WAIT):
                 with ctrl_c.recording():
-                    collect(finished)
+                    collect()
 
     def give_up(reason: str) -> None:
         for future, student in list(in_flight.items()):
@@ -395,11 +410,11 @@ def autograde(
             _finish(config, root, outcomes, pending, assignment, student)
         done(student)
 
-    def collect(finished) -> None:
-        """Record a batch of finished submissions: one gradebook transaction."""
+    def collect() -> None:
+        """Record the finished submissions as one batch: one gradebook transaction."""
         batch: list[GradedSubmission] = []
-        for future in finished:
-            student = in_flight.pop(future)
+        while finished:
+            future, student = finished.pop(0)
             try:
                 result = future.result()
             except Exception as exc:  # the worker died, or cannot run the sandbox
@@ -414,9 +429,20 @@ def autograde(
                 continue
             batch.append(result)
         if batch:
-            record_batch(config, root, outcomes, pending, assignment, batch)
+            record_batch(config, root, outcomes, pending, assignment, batch, gradebook(),
+                         memo)
             for result in batch:
                 done(result.student)
+
+    books: list = []  # the coordinator's gradebook session, opened once for the run
+    memo: dict = {}  # what recording reads once per run
+
+    def gradebook():
+        if not books:
+            from nbgrader.api import Gradebook
+
+            books.append(Gradebook(coursedir.db_url, coursedir.course_id))
+        return books[0]
 
     ctrl_c = _CtrlC()
     try:
@@ -434,6 +460,8 @@ def autograde(
                 raise Interrupted([outcomes[s] for s in students if s in outcomes],
                                   left) from None
     finally:
+        for book in books:
+            book.close()
         if own_backend:
             backend.close()
     return [outcomes[s] for s in students]
@@ -458,78 +486,100 @@ def _write_graded_folder(config, assignment: str, result: GradedSubmission) -> N
         target.chmod(mode & 0o777)
 
 
+def _assignment_shape(gb, assignment: str) -> dict:
+    """What recording needs of the assignment's definition, read once per run: its id
+    and due date, its notebooks' and cells' names, and the rows a new submission gets
+    (nbgrader's add_submission: a grade per graded or task cell, a comment per answer
+    or task cell)."""
+    definition = gb.find_assignment(assignment)
+    layout, cells = [], {}
+    for notebook in definition.notebooks:
+        grades = [c.id for c in notebook.grade_cells] + [c.id for c in notebook.task_cells]
+        comments = [c.id for c in notebook.solution_cells] + [c.id for c in notebook.task_cells]
+        layout.append((notebook.id, grades, comments))
+        for cell in [*notebook.grade_cells, *notebook.solution_cells, *notebook.task_cells]:
+            cells[cell.id] = cell.name
+    shape = {"id": definition.id, "duedate": definition.duedate, "layout": layout,
+             "cells": cells, "notebooks": {nb.id: nb.name for nb in definition.notebooks}}
+    gb.db.rollback()
+    return shape
+
+
 def record_batch(config, root: Path, outcomes, pending, assignment: str,
-                 batch: list[GradedSubmission]) -> None:
+                 batch: list[GradedSubmission], gb, memo: dict | None = None) -> None:
     """Write the workers' results of several submissions: the graded folders, then the
     gradebook in one transaction (through nbgrader's models: SQLite or PostgreSQL), then
     the status files. What nbgrader's autograde would write, from the workers' private
     gradebooks: each score as SaveAutoGrades sets it (a grade with a manual score still
-    needs the instructor's review), comments, timestamps, late penalties."""
+    needs the instructor's review), comments, timestamps, late penalties. ``gb`` is the
+    coordinator's :class:`nbgrader.api.Gradebook`, kept open for the run (one engine:
+    its compiled statements are reused); no transaction stays open in between. ``memo``
+    keeps what is read once per run (the assignment's shape)."""
     import warnings
 
     from nbgrader import utils
-    from nbgrader.api import (
-        BaseCell,
-        Comment,
-        Grade,
-        Gradebook,
-        Notebook,
-        Student,
-        SubmittedAssignment,
-        SubmittedNotebook,
-    )
+    from nbgrader.api import Comment, Grade, Student, SubmittedAssignment, SubmittedNotebook
     from sqlalchemy.exc import SAWarning
+    from sqlalchemy.orm import selectinload
 
-    coursedir = _coursedir(config)
+    memo = {} if memo is None else memo
+
     for result in batch:
         _write_graded_folder(config, assignment, result)
     students = [r.student for r in batch]
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)
         db = gb.db
-        definition = gb.find_assignment(assignment)
-        names = dict(db.query(BaseCell.id, BaseCell.name).join(Notebook)
-                     .filter(Notebook.assignment_id == definition.id).all())
-        known = {s.id for s in db.query(Student).filter(Student.id.in_(students))}
-        existing = {s.student_id: s for s in db.query(SubmittedAssignment).filter(
-            SubmittedAssignment.assignment_id == definition.id,
-            SubmittedAssignment.student_id.in_(students))}
-        late = []
-        for result in batch:
-            if result.student not in known:
-                db.add(Student(id=result.student))
-            submission = existing.get(result.student)
-            if submission is None:  # as Gradebook.add_submission, inside this transaction
-                submission = SubmittedAssignment(assignment=definition,
-                                                 student_id=result.student)
-                for notebook in definition.notebooks:
-                    nb = SubmittedNotebook(notebook=notebook, assignment=submission)
-                    for cell in notebook.grade_cells:
-                        Grade(cell_id=cell.id, notebook=nb)
-                    for cell in notebook.solution_cells:
-                        Comment(cell_id=cell.id, notebook=nb)
-                    for cell in notebook.task_cells:
-                        Comment(cell_id=cell.id, notebook=nb)
-                        Grade(cell_id=cell.id, notebook=nb)
-                db.add(submission)
-            if result.timestamp:
-                submission.timestamp = utils.parse_utc(result.timestamp)
-            for nb in submission.notebooks:
-                graded = result.notebooks.get(nb.notebook.name)
-                if graded is None:
-                    continue
-                for grade in nb.grades:
-                    auto, needs = graded.grades.get(names.get(grade.cell_id), (None, True))
-                    grade.auto_score = auto
-                    grade.needs_manual_grade = needs or grade.manual_score is not None
-                for comment in nb.comments:
-                    comment.auto_comment = graded.comments.get(names.get(comment.cell_id))
-                nb.late_submission_penalty = None
-            if submission.total_seconds_late > 0:
-                late.append((result, submission))
-        for result, submission in late:
-            _late_penalties(config, result, submission)
-        db.commit()
+        try:
+            shape = memo.get("shape") or memo.setdefault("shape", _assignment_shape(gb, assignment))
+            names, notebook_names = shape["cells"], shape["notebooks"]
+            known = {s.id for s in db.query(Student).filter(Student.id.in_(students))}
+            existing = {s.student_id: s for s in db.query(SubmittedAssignment).options(
+                selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.grades),
+                selectinload(SubmittedAssignment.notebooks).selectinload(
+                    SubmittedNotebook.comments),
+            ).filter(SubmittedAssignment.assignment_id == shape["id"],
+                     SubmittedAssignment.student_id.in_(students))}
+            late = []
+            for result in batch:
+                if result.student not in known:
+                    db.add(Student(id=result.student))
+                submission = existing.get(result.student)
+                if submission is None:  # as Gradebook.add_submission, inside this transaction
+                    submission = SubmittedAssignment(assignment_id=shape["id"],
+                                                     student_id=result.student)
+                    for notebook_id, grades, comments in shape["layout"]:
+                        nb = SubmittedNotebook(notebook_id=notebook_id, assignment=submission)
+                        for cell_id in grades:
+                            Grade(cell_id=cell_id, notebook=nb)
+                        for cell_id in comments:
+                            Comment(cell_id=cell_id, notebook=nb)
+                    db.add(submission)
+                if result.timestamp:
+                    submission.timestamp = utils.parse_utc(result.timestamp)
+                for nb in submission.notebooks:
+                    graded = result.notebooks.get(notebook_names.get(nb.notebook_id))
+                    if graded is None:
+                        continue
+                    for grade in nb.grades:
+                        auto, needs = graded.grades.get(names.get(grade.cell_id), (None, True))
+                        grade.auto_score = auto
+                        grade.needs_manual_grade = needs or grade.manual_score is not None
+                    for comment in nb.comments:
+                        comment.auto_comment = graded.comments.get(names.get(comment.cell_id))
+                    nb.late_submission_penalty = None
+                duedate = shape["duedate"]
+                if duedate is not None and submission.extension is not None:
+                    duedate = duedate + submission.extension
+                if (submission.timestamp is not None and duedate is not None
+                        and submission.timestamp > duedate):  # SubmittedAssignment's own rule
+                    late.append((result, submission))
+            for result, submission in late:
+                _late_penalties(config, result, submission)
+            db.commit()
+        except BaseException:
+            db.rollback()  # nothing of the batch is written
+            raise
     for result in batch:
         state = pending[result.student]
         state["notes"] = result.notes
@@ -539,7 +589,7 @@ def record_batch(config, root: Path, outcomes, pending, assignment: str,
         if any(g.status in (STATUS_ERROR, STATUS_WORKER_FAILED)
                for g in result.notebooks.values()):
             _zero_scores(config, assignment, result.student)
-    scores = _batch_scores(config, assignment, students)
+    scores = _batch_scores(gb, assignment, students)
     for result in batch:
         _finish(config, root, outcomes, pending, assignment, result.student,
                 scores=scores.get(result.student, (0.0, 0.0)))
@@ -560,16 +610,17 @@ def _late_penalties(config, result: GradedSubmission, submission) -> None:
             nb.late_submission_penalty = step._check_late_penalty(nb, penalty)
 
 
-def _batch_scores(config, assignment: str, students: list[str]) -> dict[str, tuple]:
+def _batch_scores(gb, assignment: str, students: list[str]) -> dict[str, tuple]:
     """student -> (score, max score) of their submissions, in one query."""
-    from nbgrader.api import Assignment, Gradebook, SubmittedAssignment
+    from nbgrader.api import Assignment, SubmittedAssignment
 
-    coursedir = _coursedir(config)
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+    try:
         rows = (gb.db.query(SubmittedAssignment.student_id, SubmittedAssignment.score,
                             SubmittedAssignment.max_score)
                 .join(Assignment).filter(Assignment.name == assignment,
                                          SubmittedAssignment.student_id.in_(students)).all())
+    finally:
+        gb.db.rollback()  # end the read transaction: SQLite's other writers must not wait
     return {student: (score, max_score) for student, score, max_score in rows}
 
 

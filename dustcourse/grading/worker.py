@@ -24,6 +24,7 @@ import copy
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,6 +218,8 @@ def grade_submission(
     second time on them (:mod:`.robustness`). Raises what the execution raises (the
     sandbox cannot start, ...): the coordinator then records the submission as failed.
     """
+    from sqlalchemy.exc import SAWarning
+
     from . import executors
     from .autograde import _work_items, _write_files, record
     from .prepare import prepare
@@ -225,34 +228,37 @@ def grade_submission(
     result = GradedSubmission(student)
     root = Path(tempfile.mkdtemp(prefix="dustcourse-task-"))
     try:
-        config = _private_course(kit, student, submitted, root)
-        prepared = prepare(config, kit.assignment, student)
-        items = [] if prepared.error else _work_items(config, kit.assignment, student)
-        if prepared.error or not items:
-            result.error = prepared.error or "no notebook of this assignment was submitted"
+        with warnings.catch_warnings():
+            # nbgrader's add_submission trips SQLAlchemy's autoflush warning; harmless
+            warnings.filterwarnings("ignore", category=SAWarning)
+            config = _private_course(kit, student, submitted, root)
+            prepared = prepare(config, kit.assignment, student)
+            items = [] if prepared.error else _work_items(config, kit.assignment, student)
+            if prepared.error or not items:
+                result.error = prepared.error or "no notebook of this assignment was submitted"
+                return result
+            result.notes = prepared.notes
+            judge = None
+            if kit.robust is not None:
+                tests, on_failure = kit.robust
+                judge = Robustness(root, kit.assignment, "", root, on_failure,
+                                   tests={n: set(t) for n, t in tests.items()})
+            for notebook_id, notebook, files in items:
+                extra = ()
+                if judge is not None and robust_files is not None:
+                    extra = (robust_files, frozenset(judge.checked(notebook_id)))
+                run = executors.run_task(notebook, files, limits, sandbox, hide, *extra, warm=warm)
+                result.worker = run.worker
+                record(config, kit.assignment, student, notebook_id, run)
+                graded = GradedNotebook(run.status, run.reason)
+                if judge is not None:
+                    graded.robust_only = judge.failed_only_here(notebook_id, run.notebook,
+                                                                run.robust)
+                    judge.apply(config, student, notebook_id, graded.robust_only)
+                _write_files(config, kit.assignment, student, run.files)
+                result.notebooks[notebook_id] = graded
+            _read_results(config, kit.assignment, student, result)
             return result
-        result.notes = prepared.notes
-        judge = None
-        if kit.robust is not None:
-            tests, on_failure = kit.robust
-            judge = Robustness(root, kit.assignment, "", root, on_failure,
-                               tests={n: set(t) for n, t in tests.items()})
-        for notebook_id, notebook, files in items:
-            extra = ()
-            if judge is not None and robust_files is not None:
-                extra = (robust_files, frozenset(judge.checked(notebook_id)))
-            run = executors.run_task(notebook, files, limits, sandbox, hide, *extra, warm=warm)
-            result.worker = run.worker
-            record(config, kit.assignment, student, notebook_id, run)
-            graded = GradedNotebook(run.status, run.reason)
-            if judge is not None:
-                graded.robust_only = judge.failed_only_here(notebook_id, run.notebook,
-                                                            run.robust)
-                judge.apply(config, student, notebook_id, graded.robust_only)
-            _write_files(config, kit.assignment, student, run.files)
-            result.notebooks[notebook_id] = graded
-        _read_results(config, kit.assignment, student, result)
-        return result
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(root, ignore_errors=True)
