@@ -1,12 +1,13 @@
 """Autograde a class in parallel, sandboxed, with nbgrader's gradebook as the record.
 
-The coordinator (this module) prepares each submission with nbgrader's own sanitising
-step, hands the prepared notebooks to workers that execute them
-(:func:`dustcourse.grading.execute.execute_notebook`: local processes or a Dask
-cluster, see :mod:`.executors`), and records each result with nbgrader's scoring
-preprocessors as soon as it arrives. Only the coordinator touches the gradebook and
-the course folders. It keeps one task per worker thread in flight and prepares the
-next submissions while the workers run, so memory stays bounded for any class size.
+The coordinator (this module) only dispatches and records. Workers (local processes
+or a Dask cluster, see :mod:`.executors`) prepare, execute and score each whole
+submission (:func:`.worker.grade_submission`) from the assignment's kit, built once
+here, and the student's files; they return plain results. The coordinator writes them
+into nbgrader's gradebook in batched transactions (:func:`record_batch`), with the
+graded folders and status files: only it touches the gradebook and the course folders.
+It keeps one task per worker thread in flight, so memory stays bounded for any class
+size. A task that fails as a whole is prepared here and recorded as failed.
 
 A run is idempotent: a submission whose files have not changed since it was last
 graded is skipped unless ``force`` is given, so an interrupted run resumes.
