@@ -208,3 +208,30 @@ def test_feedback_shows_messages_but_never_hidden_tests(graded):
     assert "did you divide dollars by yuan?" in text  # the failed check's message
     for secret in ("HIDDEN TESTS", "_expected", "_f.loc", "_true_m2", "_printed_m2"):
         assert secret not in text, secret
+
+
+def test_a_worker_grades_from_the_kit_without_the_course_or_its_gradebook(graded):
+    """What a (remote) worker returns comes from the kit and the submitted files alone:
+    the course's gradebook is out of reach meanwhile, and the scores are those recorded."""
+    import pickle
+
+    from dustcourse.grading.autograde import load_config
+    from dustcourse.grading.database import sqlite_file
+    from dustcourse.grading.worker import _read_folder, build_kit, grade_submission
+
+    course, *_ = graded
+    kit = pickle.loads(pickle.dumps(build_kit(load_config(course.root), ASSIGNMENT)))
+    files = _read_folder(course.root / "submitted" / "perfect" / ASSIGNMENT)
+    gradebook = sqlite_file(course.db_url)
+    away = gradebook.with_name("gradebook.db.away")
+    gradebook.rename(away)
+    try:
+        result = pickle.loads(pickle.dumps(grade_submission(
+            kit, "perfect", files, LIMITS, True, (str(course.root),))))
+        assert not gradebook.exists()  # never opened (SQLite would have created it)
+    finally:
+        away.rename(gradebook)
+    assert result.error is None and result.notebooks[ASSIGNMENT].status == "ok", result
+    scores = {name: auto for name, (auto, _) in result.notebooks[ASSIGNMENT].grades.items()}
+    assert scores == course.scores("perfect", ASSIGNMENT)
+    assert f"{ASSIGNMENT}.ipynb" in result.files

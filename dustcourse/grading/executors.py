@@ -225,7 +225,11 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         # dispatch loop runs far more often; a round trip each time costs the coordinator)
         now = time.monotonic()
         if now - known["at"] >= SLOTS_REFRESH:
-            known["slots"], known["at"] = sum(client.nthreads().values()), now
+            try:
+                known["slots"] = sum(client.nthreads().values())
+            except Exception:  # the scheduler is out of reach: no worker for now
+                known["slots"] = 0
+            known["at"] = now
         return known["slots"]
 
     def share(value):
