@@ -11,6 +11,9 @@ from typing import ClassVar
 
 import pytest
 
+# tests/xdist_groups.py: the tests sharing a session fixture run on one xdist worker
+pytest_plugins = ["xdist_groups"]
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 # A gradebook URL from the developer's shell would send every test course's grades

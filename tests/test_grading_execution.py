@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -272,6 +273,16 @@ def _cli(root: Path, *args: str, tmpdir: Path) -> subprocess.Popen:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.fixture
+def run_tmp():
+    """The run's TMPDIR, short enough that its kernels' scratch folders stay in it
+    (a deep one sends them to /tmp; see warm.scratch_parent), so :func:`_sandboxes`
+    finds them. pytest's tmp_path is deeper under pytest-xdist."""
+    folder = Path(tempfile.mkdtemp(prefix="dc-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _sandboxes(tmpdir: Path) -> list[int]:
     """Processes of sandboxes started by one run (their command names its scratch)."""
     found = []
@@ -284,11 +295,11 @@ def _sandboxes(tmpdir: Path) -> list[int]:
     return found
 
 
-def test_exit_status_lists_failed_submissions(graded, tmp_path):
+def test_exit_status_lists_failed_submissions(graded, run_tmp):
     """A class with timeouts exits 1 and lists them; a clean class exits 0 (test_grading_cli)."""
     course, *_ = graded
     process = _cli(course.root, "--force", "--student", "ignores_interrupt", "--student",
-                   "perfect", "--cell-timeout", str(CELL_LIMIT), "-j", "2", tmpdir=tmp_path)
+                   "perfect", "--cell-timeout", str(CELL_LIMIT), "-j", "2", tmpdir=run_tmp)
     out, err = process.communicate(timeout=600)
     assert process.returncode == 1, out + err
     listed = out.split("not graded to the end")[1]
@@ -298,7 +309,7 @@ def test_exit_status_lists_failed_submissions(graded, tmp_path):
 
 @pytest.mark.parametrize("executor", ["local", "dask"])
 def test_ctrl_c_stops_at_once_records_nothing_half_done_and_the_next_run_resumes(
-        tmp_path, executor):
+        run_tmp, executor):
     root = ROOT / "_build" / f"test-ctrl-c-course-{executor}"
     course = Course.fresh(root)
     course.generate(A)
@@ -307,11 +318,10 @@ def test_ctrl_c_stops_at_once_records_nothing_half_done_and_the_next_run_resumes
     for student in ("c_slow", "d_slow"):
         course.submit_answers(student, A, {"q1_figures_per_article":
                                            "import time\ntime.sleep(20)\n" + ANSWER})
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
+    scratch = run_tmp
     process = _cli(root, "-j", "2", "--cell-timeout", "60", "--executor", executor,
                    tmpdir=scratch)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:  # the fast ones recorded, the slow ones running
         fast = all(read_status(root, A, s) for s in ("a_fast", "b_fast"))
         if fast and len(_sandboxes(scratch)) >= 2 and process.poll() is None:

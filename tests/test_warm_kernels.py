@@ -190,3 +190,22 @@ def test_a_task_and_its_robustness_run_take_two_warm_kernels_of_the_workers_pool
         assert uids[0] != uids[1]  # two sandboxes, two users
     finally:
         close_pools()
+
+
+def test_a_deep_temporary_folder_still_runs_notebooks(tmp_path, monkeypatch):
+    """The kernel's sockets live in its scratch folder, and a socket path holds 107
+    bytes: under a deep TMPDIR the folder goes to /tmp instead of failing to start."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    spec = KernelSpec(LIMITS, True, (), (), ())
+    pool = KernelPool(spec, depth=1)
+    try:
+        kernel = pool.take()
+        assert kernel is not None and kernel.scratch.startswith("/tmp/dustcourse-run-")
+        result = execute_notebook(_notebook("print(6 * 7)"), {}, limits=LIMITS,
+                                  kernel=kernel)
+    finally:
+        pool.close()
+    assert result.status == STATUS_OK, result.reason
+    assert "42" in nbformat.reads(result.notebook, as_version=4).cells[0].outputs[0].text
