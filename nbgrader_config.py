@@ -8,6 +8,9 @@ created next to this file and are gitignored.
 
 import os
 
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute
+
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -30,6 +33,12 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 c.Execute.timeout = 60  # seconds per cell: a student's endless loop fails its cell, not the run
 c.Execute.interrupt_on_timeout = True
+# nbgrader's Execute with kernels on Unix sockets (dustcourse.grading.socket_kernels): on
+# TCP, kernels of autograde runs started side by side could race for a port and a
+# submission would fail to grade ("ZMQError: Address already in use")
+c.Autograde.autograde_preprocessors = [
+    "dustcourse.grading.socket_kernels.Execute" if p is Execute else p
+    for p in Autograde.autograde_preprocessors.default()]
 
 # A student who deletes a graded or test cell gets it back (and scores it) instead of
 # breaking the autograder.

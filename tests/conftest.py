@@ -148,6 +148,16 @@ def _contract_course(root: Path, assignment: str, wrong: dict, correct: dict) ->
     return course
 
 
+def _autograde_errors(result: subprocess.CompletedProcess) -> str:
+    """What went wrong in a failed `nbgrader autograde` run: each traceback it logged,
+    with the lines before it (nbgrader prints only a summary at the end)."""
+    lines = (result.stdout + result.stderr).splitlines()
+    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line]
+    if not starts:
+        return "\n".join(lines[-40:])
+    return "\n\n".join("\n".join(lines[max(0, i - 5):i + 40]) for i in starts[:3])
+
+
 @pytest.fixture(scope="session")
 def contract_courses(request, tmp_path_factory) -> dict[str, Course]:
     """The classes of every ExerciseContract selected in this session, built and graded
@@ -167,7 +177,7 @@ def contract_courses(request, tmp_path_factory) -> dict[str, Course]:
         contract.submit_more(course)
         result = course.autograde(contract.ASSIGNMENT, timeout=contract.TIMEOUT)
         if not contract.SOME_SUBMISSIONS_FAIL:
-            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            assert result.returncode == 0, _autograde_errors(result)
         course.autograde_result = result
         return course
 

@@ -276,7 +276,7 @@ def _cli(root: Path, *args: str, tmpdir: Path) -> subprocess.Popen:
 @pytest.fixture
 def run_tmp():
     """The run's TMPDIR, short enough that its kernels' scratch folders stay in it
-    (a deep one sends them to /tmp; see warm.scratch_parent), so :func:`_sandboxes`
+    (a deep one sends them to /tmp; see socket_kernels.scratch_parent), so :func:`_sandboxes`
     finds them. pytest's tmp_path is deeper under pytest-xdist."""
     folder = Path(tempfile.mkdtemp(prefix="dc-", dir="/tmp"))
     yield folder

@@ -209,3 +209,26 @@ def test_a_deep_temporary_folder_still_runs_notebooks(tmp_path, monkeypatch):
         pool.close()
     assert result.status == STATUS_OK, result.reason
     assert "42" in nbformat.reads(result.notebook, as_version=4).cells[0].outputs[0].text
+
+
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "unsandboxed"])
+def test_kernels_talk_over_unix_sockets_not_tcp_ports(sandbox):
+    """A TCP port is picked free by the grader and bound later by the kernel, so
+    kernels started side by side by several processes could race for one port
+    ("Address already in use") and a submission would fail to grade: both kinds of
+    kernel use Unix sockets in their own scratch folder instead."""
+    spec = KernelSpec(LIMITS, sandbox, (), (), ())
+    pool = KernelPool(spec, depth=1)
+    try:
+        kernel = pool.take()
+        assert kernel is not None
+        result = execute_notebook(
+            _notebook("import json, ipykernel, os\n"
+                      "info = json.loads(ipykernel.get_connection_info())\n"
+                      "print(info['transport'], info['ip'].startswith(os.getcwd()))"),
+            {}, limits=LIMITS, kernel=kernel)
+    finally:
+        pool.close()
+    assert result.status == STATUS_OK, result.reason
+    assert nbformat.reads(result.notebook, as_version=4).cells[0].outputs[0].text.split() \
+        == ["ipc", "True"]

@@ -105,6 +105,8 @@ def typed_answers(source_notebook: Path) -> dict[str, str]:
 def _typed_answers(source_notebook: Path) -> dict[str, str]:
     from nbclient import NotebookClient
 
+    from dustcourse.grading.socket_kernels import SocketKernelManager
+
     nb = nbformat.read(source_notebook, as_version=4)
     answers: dict[str, list[str]] = {}
     sources: dict[str, str] = {}
@@ -117,7 +119,9 @@ def _typed_answers(source_notebook: Path) -> dict[str, str]:
                 sources[meta["grade_id"]] = cell.source
     names = sorted({n for ns in answers.values() for n in ns})
     nb.cells.append(nbformat.v4.new_code_cell(_DUMP.replace("NAMES", repr(names))))
+    # Unix sockets, not TCP ports another process's kernel could take first
     NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
+                   kernel_manager_class=SocketKernelManager,
                    resources={"metadata": {"path": str(source_notebook.parent)}}).execute()
     output = next(o for o in nb.cells[-1].outputs if o.get("name") == "stdout")
     constants = json.loads(output["text"])

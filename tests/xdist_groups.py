@@ -9,8 +9,8 @@ use the same session fixture (found from the fixtures each test requests, so a n
 session fixture needs no entry here). Groups are then ordered heaviest first, so the
 longest run starts at once instead of finishing last.
 
-Without xdist (``-p no:xdist``, ``-n 0``) the marks are ignored and only the order
-changes, which no test may depend on.
+Run serially (``-n 0``), the marks are ignored and only the order changes, which no
+test may depend on. (``-p no:xdist`` does not work: the ``-n`` in addopts needs xdist.)
 """
 
 from __future__ import annotations

@@ -138,15 +138,17 @@ def _grading_executor(limits: Limits):
     )
 
 
-def _unsandboxed_manager(env: dict[str, str]):
-    from jupyter_client.manager import AsyncKernelManager
+def _unsandboxed_manager(env: dict[str, str], scratch: str):
+    """A plain kernel manager (no sandbox) whose kernel talks over Unix sockets in its
+    scratch folder, like the sandboxed one (see :mod:`.socket_kernels`)."""
+    from .socket_kernels import SocketKernelManager, socket_paths
 
-    class EnvKernelManager(AsyncKernelManager):
+    class EnvKernelManager(SocketKernelManager):
         async def _async_pre_start_kernel(self, **kw):
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
             return await super()._async_pre_start_kernel(**kw)
 
-    return EnvKernelManager(kernel_name="python3")
+    return EnvKernelManager(kernel_name="python3", **socket_paths(scratch))
 
 
 def _written_files(scratch: str, given: dict[str, bytes]) -> tuple[dict[str, bytes], int]:

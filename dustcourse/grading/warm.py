@@ -29,12 +29,12 @@ import logging
 import os
 import shutil
 import signal
-import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass
 
 from .sandbox import Limits
+from .socket_kernels import new_kernel_folder
 
 log = logging.getLogger(__name__)
 
@@ -97,23 +97,6 @@ class KernelSpec:
     modules: tuple[str, ...]
 
 
-# The kernel talks over Unix sockets in its scratch folder (``kernel-ipc-<port>``), and a
-# Unix socket's path holds at most 107 bytes (``sun_path``): under a deep TMPDIR the
-# kernel could not start ("ZMQError: File name too long"), so the folder goes to /tmp.
-_SOCKET_PATH_MAX = 107
-_SCRATCH_PREFIX = "dustcourse-run-"
-_SCRATCH_ROOM = len(_SCRATCH_PREFIX) + 8 + len("/kernel-ipc-65535")  # mkdtemp adds 8
-
-
-def scratch_parent() -> str:
-    """Where kernels' scratch folders go: the temporary folder, if its path leaves room
-    for the kernel's socket names; otherwise ``/tmp``."""
-    parent = tempfile.gettempdir()
-    if len(os.path.join(parent, "")) + _SCRATCH_ROOM > _SOCKET_PATH_MAX:
-        return "/tmp"
-    return parent
-
-
 class Kernel:
     """One kernel in its own scratch folder and sandbox; used once, then :meth:`discard`."""
 
@@ -122,11 +105,12 @@ class Kernel:
         from .sandbox import SandboxedKernelManager
 
         self.spec = spec
-        self.scratch = tempfile.mkdtemp(prefix=_SCRATCH_PREFIX, dir=scratch_parent())
+        # the kernel's sockets live here too (a short path: see socket_kernels)
+        self.scratch = new_kernel_folder()
         os.chmod(self.scratch, 0o777)
         env = dict(spec.env)
         self.km = (SandboxedKernelManager(self.scratch, spec.limits, spec.hide, env)
-                   if spec.sandbox else _unsandboxed_manager(env))
+                   if spec.sandbox else _unsandboxed_manager(env, self.scratch))
         self.warm = False
 
     def start(self) -> None:
