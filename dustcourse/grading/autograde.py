@@ -575,8 +575,13 @@ def record_batch(config, root: Path, outcomes, pending, assignment: str,
                 if (submission.timestamp is not None and duedate is not None
                         and submission.timestamp > duedate):  # SubmittedAssignment's own rule
                     late.append((result, submission))
-            for result, submission in late:
-                _late_penalties(config, result, submission)
+            if late:  # nbgrader's plugin reads the notebooks' new scores and relations:
+                db.flush()  # write the batch so far (same transaction) and read it back
+                for result, submission in late:
+                    db.refresh(submission)
+                    for nb in submission.notebooks:
+                        db.refresh(nb)
+                    _late_penalties(config, result, submission)
             db.commit()
         except BaseException:
             db.rollback()  # nothing of the batch is written
