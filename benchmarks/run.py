@@ -38,6 +38,8 @@ def main(argv=None) -> None:
                         help="runs per class size of the growth curve (default: --runs)")
     parser.add_argument("--workers", type=int, default=100,
                         help="simulated workers of the scale part")
+    parser.add_argument("--scale-students", type=int, default=None,
+                        help="class size of the scale part (default: 4 x --workers)")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader")
     parser.add_argument("--heavy", type=int, default=None,
                         help="class size of the ps4-box-office comparison (default: 16, "
@@ -85,7 +87,8 @@ def main(argv=None) -> None:
         import scale
 
         print("Scale (simulated workers)...", flush=True)
-        sections["scale"] = scale.benchmark(figures, workers=args.workers)
+        sections["scale"] = scale.benchmark(figures, workers=args.workers,
+                                             students=args.scale_students)
     if "suite" in parts:
         import suite
 

@@ -208,3 +208,71 @@ def test_feedback_shows_messages_but_never_hidden_tests(graded):
     assert "did you divide dollars by yuan?" in text  # the failed check's message
     for secret in ("HIDDEN TESTS", "_expected", "_f.loc", "_true_m2", "_printed_m2"):
         assert secret not in text, secret
+
+
+def test_a_worker_grades_from_the_kit_without_the_course_or_its_gradebook(graded):
+    """What a (remote) worker returns comes from the kit and the submitted files alone:
+    the course's gradebook is out of reach meanwhile, and the scores are those recorded."""
+    import pickle
+
+    from dustcourse.grading.autograde import load_config
+    from dustcourse.grading.database import sqlite_file
+    from dustcourse.grading.worker import _read_folder, build_kit, grade_submission
+
+    course, *_ = graded
+    kit = pickle.loads(pickle.dumps(build_kit(load_config(course.root), ASSIGNMENT)))
+    files = _read_folder(course.root / "submitted" / "perfect" / ASSIGNMENT)
+    gradebook = sqlite_file(course.db_url)
+    away = gradebook.with_name("gradebook.db.away")
+    gradebook.rename(away)
+    try:
+        result = pickle.loads(pickle.dumps(grade_submission(
+            kit, "perfect", files, LIMITS, True, (str(course.root),))))
+        assert not gradebook.exists()  # never opened (SQLite would have created it)
+    finally:
+        away.rename(gradebook)
+    assert result.error is None and result.notebooks[ASSIGNMENT].status == "ok", result
+    scores = {name: auto for name, (auto, _) in result.notebooks[ASSIGNMENT].grades.items()}
+    assert scores == course.scores("perfect", ASSIGNMENT)
+    assert f"{ASSIGNMENT}.ipynb" in result.files
+
+
+def test_late_penalties_are_stock_nbgrader_s_on_first_grading_and_regrading(tmp_path):
+    """A late submission loses what nbgrader's late-submission plugin takes ('zero':
+    everything), the first time it is graded (a new gradebook entry) and when regraded;
+    an on-time one loses nothing. Stock `nbgrader autograde` gives the same."""
+    from datetime import datetime
+
+    from conftest import Course
+    from nbgrader.api import Gradebook
+
+    due = datetime(2026, 11, 22, 12, 0)  # Course.submit stamps 2026-11-23 09:00 UTC
+    runs = {}
+    for name in ("ours", "stock"):
+        course = Course.fresh(tmp_path / name / "course")
+        with open(course.root / "nbgrader_config.py", "a") as config:
+            config.write("\nc.LateSubmissionPlugin.penalty_method = 'zero'\n")
+        course.generate(ASSIGNMENT)
+        with Gradebook(course.db_url) as gb:
+            gb.update_or_create_assignment(ASSIGNMENT, duedate=due)
+        course.submit_answers("late", ASSIGNMENT)
+        course.submit_answers("on_time", ASSIGNMENT)
+        (course.root / "submitted" / "on_time" / ASSIGNMENT / "timestamp.txt").write_text(
+            "2026-11-21 09:00:00.000000 UTC\n")
+        runs[name] = course
+
+    def penalties(course):
+        with Gradebook(course.db_url) as gb:
+            return {student: [(nb.score, nb.late_submission_penalty)
+                              for nb in gb.find_submission(ASSIGNMENT, student).notebooks]
+                    for student in ("late", "on_time")}
+
+    assert runs["stock"].autograde(ASSIGNMENT).returncode == 0
+    stock = penalties(runs["stock"])
+    assert stock["late"][0][0] > 0 and stock["late"][0][1] == stock["late"][0][0]
+    assert stock["on_time"][0][1] is None
+    for force in (False, True):  # a new submission, then the one already recorded
+        outcomes = autograde(runs["ours"].root, ASSIGNMENT, jobs=1, force=force,
+                             sandbox=False, robustness=False)
+        assert {o.status for o in outcomes} == {"ok"}, outcomes
+        assert penalties(runs["ours"]) == stock, force

@@ -69,12 +69,12 @@ class _LosesMarkedTasks(Executor):
     def __init__(self, pool):
         self.pool = pool
 
-    def submit(self, fn, notebook, *args, **kwargs):
-        if LOSE_WORKER in notebook:
+    def submit(self, fn, kit, student, files, *args, **kwargs):
+        if any(LOSE_WORKER.encode() in content for content in files.values()):
             future = Future()
             future.set_exception(type("KilledWorker", (Exception,), {})("lost its workers"))
             return future
-        return self.pool.submit(fn, notebook, *args, **kwargs)
+        return self.pool.submit(fn, kit, student, files, *args, **kwargs)
 
 
 def _submit_class(course: Course) -> None:

@@ -1,12 +1,13 @@
 """Autograde a class in parallel, sandboxed, with nbgrader's gradebook as the record.
 
-The coordinator (this module) prepares each submission with nbgrader's own sanitising
-step, hands the prepared notebooks to workers that execute them
-(:func:`dustcourse.grading.execute.execute_notebook`: local processes or a Dask
-cluster, see :mod:`.executors`), and records each result with nbgrader's scoring
-preprocessors as soon as it arrives. Only the coordinator touches the gradebook and
-the course folders. It keeps one task per worker thread in flight and prepares the
-next submissions while the workers run, so memory stays bounded for any class size.
+The coordinator (this module) only dispatches and records. Workers (local processes
+or a Dask cluster, see :mod:`.executors`) prepare, execute and score each whole
+submission (:func:`.worker.grade_submission`) from the assignment's kit, built once
+here, and the student's files; they return plain results. The coordinator writes them
+into nbgrader's gradebook in batched transactions (:func:`record_batch`), with the
+graded folders and status files: only it touches the gradebook and the course folders.
+It keeps one task per worker thread in flight, so memory stays bounded for any class
+size. A task that fails as a whole is prepared here and recorded as failed.
 
 A run is idempotent: a submission whose files have not changed since it was last
 graded is skipped unless ``force`` is given, so an interrupted run resumes.
@@ -29,17 +30,22 @@ from pathlib import Path
 import nbformat
 
 from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult, _safe_relative
-from .executors import Backend, open_backend, run_task
+from .executors import Backend, open_backend
 from .guard import add_guard, remove_guard
 from .prepare import _finish_failed, _zero_scores, prepare
-from .robustness import robust_record, robust_task_args, robustness_setup
+from .robustness import robustness_setup
 from .sandbox import Limits, check_sandbox
+from .worker import GradedSubmission, build_kit, grade_submission, task_files
+from .worker import _read_folder as read_folder
 
 # The grading machinery failed (a worker died for good, no worker was available):
 # the submission scores zero for now and is graded again by the next run.
 STATUS_WORKER_FAILED = "worker_failed"
 
 STATUS_DIR = Path("grading") / "status"  # under the course root; gitignored
+# Finished submissions are recorded together once half the worker slots' worth have
+# finished, or the oldest has waited this long (seconds), or nothing else is running.
+BATCH_WAIT = 1.0
 
 
 @dataclass
@@ -317,6 +323,7 @@ def autograde(
     modules = _assignment_modules(config, assignment) if warm else None
     prewarm = None if modules is None else (limits, sandbox, (str(root),), modules,
                                             robust is not None)
+    kit = build_kit(config, assignment, robust)
     own_backend = backend is None
     backend = backend or open_backend(executor, jobs=jobs, scheduler=scheduler, sandbox=sandbox,
                                       prewarm=prewarm)
@@ -325,103 +332,118 @@ def autograde(
         if progress:
             progress(outcomes[student])
 
-    waiting = list(pending)  # not yet prepared
-    ready: list[tuple[str, str, str, dict[str, bytes]]] = []  # prepared, not yet submitted
-    in_flight: dict[Future, tuple[str, str]] = {}
+    waiting = list(pending)  # not yet dispatched
+    in_flight: dict[Future, str] = {}
+    started: list[str] = []  # dispatched
+    shared_kit = backend.share(kit)  # sent to the workers once, where the backend can
 
-    started: list[str] = []  # prepared, or being prepared
-
-    def prepare_next() -> None:
-        student = waiting.pop(0)
+    def submit(student: str) -> None:
         started.append(student)
-        prepared = prepare(config, assignment, student)
-        items = [] if prepared.error else _work_items(config, assignment, student)
-        if prepared.error or not items:
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+        files = read_folder(folder)
+        extra = () if robust is None else (robust.task_files(task_files(kit, files)),)
+        try:
+            future = backend.pool.submit(grade_submission, shared_kit, student, files, limits,
+                                         sandbox, (str(root),), *extra, warm=modules)
+        except Exception as exc:  # e.g. a local pool broken by a killed worker
             with ctrl_c.recording():
-                _finish_failed(config, root, outcomes, pending, assignment, student,
-                               prepared.error or "no notebook of this assignment was submitted")
-                done(student)
+                _record_failure(student, STATUS_WORKER_FAILED,
+                                f"could not start the task: {type(exc).__name__}: {exc}")
             return
-        pending[student]["notes"] = prepared.notes  # what preparing repaired: in the reason
-        pending[student]["left"] = len(items)
-        ready.extend((student, *item) for item in items)
+        in_flight[future] = student
 
-    def settle(student: str, notebook_id: str, status: str, reason: str) -> None:
-        state = pending[student]
-        state["notebooks"][notebook_id] = (status, reason)
-        state["left"] -= 1
-        if state["left"] == 0:
-            _finish(config, root, outcomes, pending, assignment, student)
-            done(student)
+    finished: list[tuple[Future, str]] = []  # done, not yet recorded (in batches)
+    first_done = [0.0]  # when the oldest of them finished
 
     def dispatch() -> None:
         no_worker_since = None
-        while waiting or ready or in_flight:
+        while waiting or in_flight or finished:
             slots = backend.slots()
-            while len(in_flight) < slots and (ready or waiting):
-                if not ready:
-                    prepare_next()
-                    continue
-                student, notebook_id, notebook, files = ready.pop(0)
-                try:
-                    future = backend.pool.submit(
-                        run_task, notebook, files, limits, sandbox, (str(root),),
-                        *robust_task_args(robust, notebook_id, files), warm=modules,
-                    )
-                except Exception as exc:  # e.g. a local pool broken by a killed worker
-                    with ctrl_c.recording():
-                        settle(student, notebook_id, STATUS_WORKER_FAILED,
-                               f"could not start the task: {type(exc).__name__}: {exc}")
-                    continue
-                in_flight[future] = (student, notebook_id)
-            if waiting and len(ready) < 2:
-                prepare_next()  # while the workers are busy
-                continue
+            while len(in_flight) < slots and waiting:
+                submit(waiting.pop(0))
             if slots:
                 no_worker_since = None
             else:  # every worker is gone: wait for one, but not forever
                 no_worker_since = no_worker_since or time.monotonic()
                 if time.monotonic() - no_worker_since > worker_wait:
                     with ctrl_c.recording():
+                        collect()
                         give_up(f"no worker was available for {worker_wait:g} s")
                     break
-            if not in_flight:
+            if in_flight:
+                linger = BATCH_WAIT - (time.monotonic() - first_done[0]) if finished else 1.0
+                done, _ = wait(in_flight, timeout=max(0.0, linger),
+                               return_when=FIRST_COMPLETED)
+                if done and not finished:
+                    first_done[0] = time.monotonic()
+                for future in done:  # their slots are refilled before anything is recorded
+                    finished.append((future, in_flight.pop(future)))
+            elif not finished:
                 time.sleep(0.5)
                 continue
-            finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in finished:
+            if finished and (not in_flight or len(finished) >= max(2, slots // 2)
+                             or time.monotonic() - first_done[0] >= BATCH_WAIT):
                 with ctrl_c.recording():
-                    collect(future)
+                    collect()
 
     def give_up(reason: str) -> None:
-        for future, (student, notebook_id) in list(in_flight.items()):
+        for future, student in list(in_flight.items()):
             future.cancel()
-            settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
+            _record_failure(student, STATUS_WORKER_FAILED, reason)
         in_flight.clear()
-        for student, notebook_id, *_ in ready:
-            settle(student, notebook_id, STATUS_WORKER_FAILED, reason)
-        ready.clear()
         for student in waiting:
             _finish_failed(config, root, outcomes, pending, assignment,
                            student, reason, final=False)
             done(student)
 
-    def collect(future: Future) -> None:
-        student, notebook_id = in_flight.pop(future)
-        try:
-            result = future.result()
-        except Exception as exc:  # the worker died, or cannot run the sandbox
-            # Dask gives up on a task that killed several workers in turn: the
-            # submission itself is to blame, and grading it again would not help
-            killer = type(exc).__name__ == "KilledWorker"
-            settle(student, notebook_id, STATUS_ERROR if killer else STATUS_WORKER_FAILED,
-                   f"worker failed: {type(exc).__name__}: {exc}")
-            return
-        record(config, assignment, student, notebook_id, result)
-        robust_record(robust, config, pending[student], student, notebook_id, result)
-        _write_files(config, assignment, student, result.files)
-        pending[student]["workers"].add(result.worker)
-        settle(student, notebook_id, result.status, result.reason)
+    def _record_failure(student: str, status: str, reason: str) -> None:
+        """The task failed as a whole: the coordinator prepares the submission itself
+        (as nbgrader would leave it) and records it as failed (rare: no batching)."""
+        prepared = prepare(config, assignment, student)
+        items = [] if prepared.error else _work_items(config, assignment, student)
+        if prepared.error or not items:
+            _finish_failed(config, root, outcomes, pending, assignment, student,
+                           prepared.error or "no notebook of this assignment was submitted")
+        else:
+            state = pending[student]
+            state["notes"] = prepared.notes
+            state["notebooks"] = {notebook_id: (status, reason) for notebook_id, *_ in items}
+            _finish(config, root, outcomes, pending, assignment, student)
+        done(student)
+
+    def collect() -> None:
+        """Record the finished submissions as one batch: one gradebook transaction."""
+        batch: list[GradedSubmission] = []
+        while finished:
+            future, student = finished.pop(0)
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker died, or cannot run the sandbox
+                # Dask gives up on a task that killed several workers in turn: the
+                # submission itself is to blame, and grading it again would not help
+                killer = type(exc).__name__ == "KilledWorker"
+                _record_failure(student, STATUS_ERROR if killer else STATUS_WORKER_FAILED,
+                                f"worker failed: {type(exc).__name__}: {exc}")
+                continue
+            if result.error:  # cannot be prepared: redone here, to leave what nbgrader leaves
+                _record_failure(student, STATUS_ERROR, result.error)
+                continue
+            batch.append(result)
+        if batch:
+            record_batch(config, root, outcomes, pending, assignment, batch, gradebook(),
+                         memo)
+            for result in batch:
+                done(result.student)
+
+    books: list = []  # the coordinator's gradebook session, opened once for the run
+    memo: dict = {}  # what recording reads once per run
+
+    def gradebook():
+        if not books:
+            from nbgrader.api import Gradebook
+
+            books.append(Gradebook(coursedir.db_url, coursedir.course_id))
+        return books[0]
 
     ctrl_c = _CtrlC()
     try:
@@ -439,12 +461,176 @@ def autograde(
                 raise Interrupted([outcomes[s] for s in students if s in outcomes],
                                   left) from None
     finally:
+        for book in books:
+            book.close()
         if own_backend:
             backend.close()
     return [outcomes[s] for s in students]
 
 
-def _finish(config, root, outcomes, pending, assignment, student) -> None:
+def _write_graded_folder(config, assignment: str, result: GradedSubmission) -> None:
+    """autograded/<student>/<assignment>/ as the worker left it (replacing an older one)."""
+    from .execute import _safe_relative
+
+    coursedir = _coursedir(config)
+    folder = Path(coursedir.format_path(coursedir.autograded_directory, result.student,
+                                        assignment))
+    if folder.is_dir():
+        for path in folder.rglob("*"):  # nbgrader's read-only copies
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o755)
+        shutil.rmtree(folder)
+    for name, (content, mode) in result.files.items():
+        target = folder / _safe_relative(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        target.chmod(mode & 0o777)
+
+
+def _assignment_shape(gb, assignment: str) -> dict:
+    """What recording needs of the assignment's definition, read once per run: its id
+    and due date, its notebooks' and cells' names, and the rows a new submission gets
+    (nbgrader's add_submission: a grade per graded or task cell, a comment per answer
+    or task cell)."""
+    definition = gb.find_assignment(assignment)
+    layout, cells = [], {}
+    for notebook in definition.notebooks:
+        grades = [c.id for c in notebook.grade_cells] + [c.id for c in notebook.task_cells]
+        comments = [c.id for c in notebook.solution_cells] + [c.id for c in notebook.task_cells]
+        layout.append((notebook.id, grades, comments))
+        for cell in [*notebook.grade_cells, *notebook.solution_cells, *notebook.task_cells]:
+            cells[cell.id] = cell.name
+    shape = {"id": definition.id, "duedate": definition.duedate, "layout": layout,
+             "cells": cells, "notebooks": {nb.id: nb.name for nb in definition.notebooks}}
+    gb.db.rollback()
+    return shape
+
+
+def record_batch(config, root: Path, outcomes, pending, assignment: str,
+                 batch: list[GradedSubmission], gb, memo: dict | None = None) -> None:
+    """Write the workers' results of several submissions: the graded folders, then the
+    gradebook in one transaction (through nbgrader's models: SQLite or PostgreSQL), then
+    the status files. What nbgrader's autograde would write, from the workers' private
+    gradebooks: each score as SaveAutoGrades sets it (a grade with a manual score still
+    needs the instructor's review), comments, timestamps, late penalties. ``gb`` is the
+    coordinator's :class:`nbgrader.api.Gradebook`, kept open for the run (one engine:
+    its compiled statements are reused); no transaction stays open in between. ``memo``
+    keeps what is read once per run (the assignment's shape)."""
+    import warnings
+
+    from nbgrader import utils
+    from nbgrader.api import Comment, Grade, Student, SubmittedAssignment, SubmittedNotebook
+    from sqlalchemy.exc import SAWarning
+    from sqlalchemy.orm import selectinload
+
+    memo = {} if memo is None else memo
+
+    for result in batch:
+        _write_graded_folder(config, assignment, result)
+    students = [r.student for r in batch]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        db = gb.db
+        try:
+            shape = memo.get("shape") or memo.setdefault("shape", _assignment_shape(gb, assignment))
+            names, notebook_names = shape["cells"], shape["notebooks"]
+            known = {s.id for s in db.query(Student).filter(Student.id.in_(students))}
+            existing = {s.student_id: s for s in db.query(SubmittedAssignment).options(
+                selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.grades),
+                selectinload(SubmittedAssignment.notebooks).selectinload(
+                    SubmittedNotebook.comments),
+            ).filter(SubmittedAssignment.assignment_id == shape["id"],
+                     SubmittedAssignment.student_id.in_(students))}
+            late = []
+            for result in batch:
+                if result.student not in known:
+                    db.add(Student(id=result.student))
+                submission = existing.get(result.student)
+                if submission is None:  # as Gradebook.add_submission, inside this transaction
+                    submission = SubmittedAssignment(assignment_id=shape["id"],
+                                                     student_id=result.student)
+                    for notebook_id, grades, comments in shape["layout"]:
+                        nb = SubmittedNotebook(notebook_id=notebook_id, assignment=submission)
+                        for cell_id in grades:
+                            Grade(cell_id=cell_id, notebook=nb)
+                        for cell_id in comments:
+                            Comment(cell_id=cell_id, notebook=nb)
+                    db.add(submission)
+                if result.timestamp:
+                    submission.timestamp = utils.parse_utc(result.timestamp)
+                for nb in submission.notebooks:
+                    graded = result.notebooks.get(notebook_names.get(nb.notebook_id))
+                    if graded is None:
+                        continue
+                    for grade in nb.grades:
+                        auto, needs = graded.grades.get(names.get(grade.cell_id), (None, True))
+                        grade.auto_score = auto
+                        grade.needs_manual_grade = needs or grade.manual_score is not None
+                    for comment in nb.comments:
+                        comment.auto_comment = graded.comments.get(names.get(comment.cell_id))
+                    nb.late_submission_penalty = None
+                duedate = shape["duedate"]
+                if duedate is not None and submission.extension is not None:
+                    duedate = duedate + submission.extension
+                if (submission.timestamp is not None and duedate is not None
+                        and submission.timestamp > duedate):  # SubmittedAssignment's own rule
+                    late.append((result, submission))
+            if late:  # nbgrader's plugin reads the notebooks' new scores and relations:
+                db.flush()  # write the batch so far (same transaction) and read it back
+                for result, submission in late:
+                    db.refresh(submission)
+                    for nb in submission.notebooks:
+                        db.refresh(nb)
+                    _late_penalties(config, result, submission)
+            db.commit()
+        except BaseException:
+            db.rollback()  # nothing of the batch is written
+            raise
+    for result in batch:
+        state = pending[result.student]
+        state["notes"] = result.notes
+        state["notebooks"] = {n: (g.status, g.reason) for n, g in result.notebooks.items()}
+        state["workers"].add(result.worker)
+        state["robust_only"] = [t for g in result.notebooks.values() for t in g.robust_only]
+        if any(g.status in (STATUS_ERROR, STATUS_WORKER_FAILED)
+               for g in result.notebooks.values()):
+            _zero_scores(config, assignment, result.student)
+    scores = _batch_scores(gb, assignment, students)
+    for result in batch:
+        _finish(config, root, outcomes, pending, assignment, result.student,
+                scores=scores.get(result.student, (0.0, 0.0)))
+
+
+def _late_penalties(config, result: GradedSubmission, submission) -> None:
+    """nbgrader's AssignLatePenalties for each graded notebook of a late submission."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    step = AssignLatePenalties(config=config)
+    step.init_plugin()
+    for nb in submission.notebooks:
+        if nb.notebook.name not in result.notebooks:
+            continue
+        penalty = step.plugin_inst.late_submission_penalty(
+            result.student, nb.score, submission.total_seconds_late)
+        if penalty is not None:
+            nb.late_submission_penalty = step._check_late_penalty(nb, penalty)
+
+
+def _batch_scores(gb, assignment: str, students: list[str]) -> dict[str, tuple]:
+    """student -> (score, max score) of their submissions, in one query."""
+    from nbgrader.api import Assignment, SubmittedAssignment
+
+    try:
+        rows = (gb.db.query(SubmittedAssignment.student_id, SubmittedAssignment.score,
+                            SubmittedAssignment.max_score)
+                .join(Assignment).filter(Assignment.name == assignment,
+                                         SubmittedAssignment.student_id.in_(students)).all())
+    finally:
+        gb.db.rollback()  # end the read transaction: SQLite's other writers must not wait
+    return {student: (score, max_score) for student, score, max_score in rows}
+
+
+def _finish(config, root, outcomes, pending, assignment, student, scores=None) -> None:
     state = pending[student]
     statuses = state["notebooks"]
     bad = {nb: s for nb, s in statuses.items() if s[0] != STATUS_OK}
@@ -453,9 +639,10 @@ def _finish(config, root, outcomes, pending, assignment, student) -> None:
         r for _, r in statuses.values() if r
     )
     reason = "; ".join(filter(None, [*state.get("notes", []), reason]))
-    if any(s in (STATUS_ERROR, STATUS_WORKER_FAILED) for s, _ in statuses.values()):
+    if scores is None and any(s in (STATUS_ERROR, STATUS_WORKER_FAILED)
+                              for s, _ in statuses.values()):
         _zero_scores(config, assignment, student)
-    score, max_score = _scores(config, assignment, student)
+    score, max_score = scores if scores is not None else _scores(config, assignment, student)
     outcomes[student] = Outcome(
         student, assignment, status, reason, score, max_score,
         time.monotonic() - state["started"], {nb: s for nb, (s, _) in statuses.items()},

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from .execute import KERNEL_ENV, ExecutionResult, execute_notebook, kill_sandbox
 from .sandbox import Limits, SandboxUnavailable, check_sandbox
 
 EXECUTORS = ("local", "dask")
+SLOTS_REFRESH = 1.0  # seconds between two questions to the Dask scheduler about its workers
 
 
 def _worker_name() -> str:
@@ -139,6 +141,9 @@ class Backend:
     close: Callable[[], None] = field(default=lambda: None)
     # end the given tasks now, running sandboxes included (Ctrl-C); their results are dropped
     abort: Callable[[list], None] = field(default=lambda futures: None)
+    # an argument every task takes (the assignment's kit), sent to the workers once where
+    # the executor can (Dask: scattered to every worker); what to pass to submit instead
+    share: Callable[[object], object] = field(default=lambda value: value)
 
 
 def _ignore_sigint(prewarm_args: tuple | None = None) -> None:
@@ -213,8 +218,22 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         close()
         raise
 
+    known = {"slots": 0, "at": float("-inf")}
+
     def slots() -> int:
-        return sum(client.nthreads().values())
+        # the scheduler's count of worker threads, asked at most once a second (the
+        # dispatch loop runs far more often; a round trip each time costs the coordinator)
+        now = time.monotonic()
+        if now - known["at"] >= SLOTS_REFRESH:
+            try:
+                known["slots"] = sum(client.nthreads().values())
+            except Exception:  # the scheduler is out of reach: no worker for now
+                known["slots"] = 0
+            known["at"] = now
+        return known["slots"]
+
+    def share(value):
+        return client.scatter(value, broadcast=True, hash=False)
 
     executor = client.get_executor(pure=False)
 
@@ -232,6 +251,7 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         slots=slots,
         close=close,
         abort=abort,
+        share=share,
     )
 
 

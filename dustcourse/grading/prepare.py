@@ -18,6 +18,7 @@ the submission in the gradebook. What was repaired is said in words in
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -468,7 +469,6 @@ def prepare(config, assignment: str, student: str) -> Prepared:
     from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteCells
-    from traitlets.config import Config
 
     coursedir = _coursedir(config)
     submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
@@ -490,7 +490,7 @@ def prepare(config, assignment: str, student: str) -> Prepared:
                         "Jupyter, save it and submit it again, then grade again")
 
     state: dict = {"error": None, "notes": []}
-    cfg = Config(config)
+    cfg = copy.deepcopy(config)  # Config(config) would share its sections with ours
     cfg.Autograde.autograde_preprocessors = []  # execution and scoring happen later
     fixed = {DeduplicateIds: _deduplicate_grade_ids(), OverwriteCells: _overwrite_cells()}
     steps = []
