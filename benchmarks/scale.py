@@ -9,7 +9,7 @@ generated ps0 class, but each task (:func:`dustcourse.grading.worker.grade_submi
 which prepares, executes and scores a submission) only *holds* its worker for the
 measured worker time per submission and returns the result a real worker returned for
 a submission of the same class. Everything else is real: the scheduler, the dispatch,
-the kit scattered to the workers, the submissions read and sent, the batched gradebook
+the kit shared with the workers, the submissions read and sent, the batched gradebook
 transactions, the graded folders and status files written.
 
 Measured: wall time, the coordinator's CPU per submission, and worker utilisation

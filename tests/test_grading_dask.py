@@ -224,7 +224,7 @@ def test_killing_a_worker_mid_batch_loses_nothing(cluster):
     assert len(graded) == len(expected)  # the kill happened after the first of nine
     score = {"perfect": 7, "inverted": 5, "blank": 0}
     assert [(o.status, o.score) for o in outcomes] == [
-        ("ok", score[expected[o.student]]) for o in outcomes]
+        ("ok", score[expected[o.student]]) for o in outcomes], [o.reason for o in outcomes]
     by_student = {o.student: o for o in outcomes}
     survivors = {w for s in graded[-3:] for w in by_student[s].workers}
     assert len(survivors) == 1  # the last submissions all ran on the one worker left

@@ -123,6 +123,11 @@ def prewarm(limits: Limits, sandbox: bool, hide: tuple[str, ...], modules: tuple
     warm_pool(limits, sandbox, _folders_to_hide(hide, worker), modules, robust, worker)
 
 
+def _shared(value):
+    """The task behind :func:`dask_backend`'s ``share``: the value itself."""
+    return value
+
+
 def sandbox_report() -> str:
     """'' if the sandbox starts on this worker, else why not (run on every Dask worker)."""
     try:
@@ -142,7 +147,8 @@ class Backend:
     # end the given tasks now, running sandboxes included (Ctrl-C); their results are dropped
     abort: Callable[[list], None] = field(default=lambda futures: None)
     # an argument every task takes (the assignment's kit), sent to the workers once where
-    # the executor can (Dask: scattered to every worker); what to pass to submit instead
+    # the executor can (Dask: the result of one task, fetched once by each worker and
+    # made again if lost); what to pass to submit instead
     share: Callable[[object], object] = field(default=lambda value: value)
 
 
@@ -233,7 +239,11 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         return known["slots"]
 
     def share(value):
-        return client.scatter(value, broadcast=True, hash=False)
+        # a task that returns the value, not scattered data: scattered data lost with
+        # the workers that held it (a submission that kills its workers, a worker that
+        # dies) cannot be made again, and every task needing it was cancelled (its
+        # students zeroed as "worker failed"); a task's result is simply recomputed
+        return client.submit(_shared, value, pure=False)
 
     executor = client.get_executor(pure=False)
 
