@@ -289,13 +289,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def __init__(self, scratch: str, limits: Limits, hide: tuple[str, ...] = (),
                  env: dict[str, str] | None = None, **kwargs):
-        super().__init__(
-            transport="ipc",
-            ip=os.path.join(scratch, "kernel-ipc"),
-            connection_file=os.path.join(scratch, "kernel.json"),
-            kernel_name="python3",
-            **kwargs,
-        )
+        from .socket_kernels import socket_paths  # (it imports this module)
+
+        super().__init__(kernel_name="python3", **socket_paths(scratch), **kwargs)
         self._scratch = scratch
         self._limits = limits
         self._hide = hide
