@@ -53,7 +53,8 @@ def socket_paths(folder: str) -> dict[str, str]:
 
 class SocketKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernel uses Unix sockets in a folder of its own (made
-    when the kernel starts, removed when it shuts down), unless given an ``ip``."""
+    when the kernel starts, removed when it shuts down), unless it is given a
+    ``connection_file`` (then the caller's folder holds the sockets and stays)."""
 
     _own_folder: str | None = None
 
