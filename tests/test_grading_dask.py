@@ -230,6 +230,32 @@ def test_killing_a_worker_mid_batch_loses_nothing(cluster):
     assert len(survivors) == 1  # the last submissions all ran on the one worker left
 
 
+def test_losing_every_worker_that_holds_the_kit_loses_nothing(cluster):
+    """The assignment's kit is held by the workers; when all of them die mid-run, a new
+    worker recomputes it and grades the rest (scattered data was lost for good, and
+    every student still waiting was zeroed as "worker failed")."""
+    cluster.wait_for_workers(1)
+    expected = {f"k{i:02d}": kind for i, kind in enumerate(["perfect", "inverted", "blank"] * 2)}
+    course = small_class("test-dask-kit", {
+        s: {"perfect": {}, "inverted": INVERTED, "blank": None}[kind]
+        for s, kind in expected.items()})
+
+    def progress(outcome, killed=[]):  # noqa: B006 (state of this one run)
+        if not killed:
+            killed.append(True)
+            for name in [n for n, p in cluster.processes.items()
+                         if n != "scheduler" and p.poll() is None]:
+                cluster.kill(name)  # every worker: nothing holds the kit any more
+            cluster.add_worker("w3")
+
+    outcomes = autograde(course.root, ASSIGNMENT, limits=LIMITS, executor="dask",
+                         scheduler=cluster.address, progress=progress)
+    score = {"perfect": 7, "inverted": 5, "blank": 0}
+    assert sorted((o.student, o.status, o.score) for o in outcomes) == [
+        (s, "ok", score[kind]) for s, kind in sorted(expected.items())], \
+        [o.reason for o in outcomes]
+
+
 def test_unknown_executor_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown executor"):
         from dustcourse.grading.executors import open_backend
