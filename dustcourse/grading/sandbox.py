@@ -160,17 +160,9 @@ def sandbox_policy(
                   uid or sandbox_uid(), scratch)
 
 
-def bwrap_command(
-    scratch: str, limits: Limits, hide: tuple[str, ...] = (), uid: int | None = None,
-    env: dict[str, str] | None = None,
-) -> list[str]:
-    """The command prefix that starts a program inside the sandbox of :func:`sandbox_policy`.
-
-    Namespaces come from bubblewrap (run as root, without a user namespace); then
-    ``setpriv`` becomes a real unprivileged user with no capabilities at all (so that
-    the process limit applies: the kernel exempts root from it), and ``prlimit`` sets
-    the resource limits.
-    """
+def sandbox_tools() -> dict[str, str]:
+    """The paths of bwrap, setpriv and prlimit (raise :class:`SandboxUnavailable` if one
+    is missing)."""
     tools = {name: shutil.which(name) for name in ("bwrap", "setpriv", "prlimit")}
     missing = [name for name, path in tools.items() if not path]
     if missing:
@@ -178,7 +170,12 @@ def bwrap_command(
             f"{', '.join(missing)} not found: grading untrusted notebooks needs the Debian "
             "packages bubblewrap and util-linux (scripts/setup.sh installs them)"
         )
-    policy = sandbox_policy(scratch, limits, hide, uid, env)
+    return tools  # type: ignore[return-value]
+
+
+def bwrap_mounts(policy: Policy) -> list[str]:
+    """bubblewrap's arguments for ``policy.mounts``, in order (with the folders that
+    lead to each mount point, traversable by the sandbox's user)."""
     mounts: list[str] = []
     targets = {m[-1] for m in policy.mounts}
     created: set[str] = set()
@@ -201,6 +198,23 @@ def bwrap_command(
             mounts += ["--perms", "1777" if args[0] == "/tmp" else "0755", "--tmpfs", args[0]]
         else:  # dev, proc
             mounts += [f"--{kind}", args[0]]
+    return mounts
+
+
+def bwrap_command(
+    scratch: str, limits: Limits, hide: tuple[str, ...] = (), uid: int | None = None,
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """The command prefix that starts a program inside the sandbox of :func:`sandbox_policy`.
+
+    Namespaces come from bubblewrap (run as root, without a user namespace); then
+    ``setpriv`` becomes a real unprivileged user with no capabilities at all (so that
+    the process limit applies: the kernel exempts root from it), and ``prlimit`` sets
+    the resource limits.
+    """
+    tools = sandbox_tools()
+    policy = sandbox_policy(scratch, limits, hide, uid, env)
+    mounts = bwrap_mounts(policy)
     environment = [a for name, value in policy.env for a in ("--setenv", name, value)]
     limits = policy.limits
     return [
