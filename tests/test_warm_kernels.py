@@ -202,7 +202,8 @@ def test_a_deep_temporary_folder_still_runs_notebooks(tmp_path, monkeypatch):
     pool = KernelPool(spec, depth=1)
     try:
         kernel = pool.take()
-        assert kernel is not None and kernel.scratch.startswith("/tmp/dustcourse-run-")
+        assert kernel is not None and kernel.scratch.startswith("/tmp/dustcourse-")
+        assert len(kernel.km.ip) + len("-65535") <= 107
         result = execute_notebook(_notebook("print(6 * 7)"), {}, limits=LIMITS,
                                   kernel=kernel)
     finally:
@@ -232,3 +233,67 @@ def test_kernels_talk_over_unix_sockets_not_tcp_ports(sandbox):
     assert result.status == STATUS_OK, result.reason
     assert nbformat.reads(result.notebook, as_version=4).cells[0].outputs[0].text.split() \
         == ["ipc", "True"]
+
+
+CONFINEMENT = """\
+import json, os, resource, socket
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines()
+              if ":\\t" in line)
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=1)
+    network = True
+except OSError:
+    network = False
+def visible(path):
+    try:
+        os.listdir(path)
+        return True
+    except OSError:
+        return False
+print(json.dumps({
+    "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
+    "caps": [status[k].strip() for k in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb")],
+    "no_new_privs": status["NoNewPrivs"].strip(),
+    "network": network,
+    "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "tmp": sorted(os.listdir("/tmp")),
+    "course": os.path.exists(os.path.join(COURSE, "README.md")),
+    "passwd": os.path.exists("/etc/passwd"), "home": visible("/home"),
+    "limits": [resource.getrlimit(r)[0] for r in (resource.RLIMIT_AS, resource.RLIMIT_CPU,
+                                                  resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC)],
+    "writable_usr": os.access("/usr", os.W_OK),
+}))
+"""
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "started-alone"])
+def test_a_forked_kernel_is_confined_as_one_started_on_its_own(fork):
+    """The pool's kernels are forked from one sandboxed server with the modules loaded
+    (forked.py): each still runs as a fresh unprivileged user with no capabilities, no
+    network, its own PIDs and /tmp, the resource limits, and none of the course."""
+    spec = KernelSpec(LIMITS, True, (str(ROOT),), (), ("numpy", "pandas"), fork=fork)
+    pool = KernelPool(spec, depth=1)
+    try:
+        kernels = [pool.take(), pool.take()]
+        assert [k.forked for k in kernels] == [fork, fork]
+        results = [execute_notebook(_notebook(f"COURSE = {str(ROOT)!r}\n" + CONFINEMENT),
+                                    {}, limits=LIMITS, kernel=k) for k in kernels]
+    finally:
+        pool.close()
+    seen = []
+    for result in results:
+        assert result.status == STATUS_OK, result.reason
+        outputs = nbformat.reads(result.notebook, as_version=4).cells[0].outputs
+        assert [o.get("evalue") for o in outputs if o.output_type == "error"] == []
+        seen.append(json.loads(outputs[-1].text))
+    for one in seen:
+        assert one["uid"] >= 200_000 and one["gid"] == one["uid"] and one["groups"] == []
+        assert set(one["caps"]) == {"0000000000000000"} and one["no_new_privs"] == "1"
+        assert not one["network"] and not one["course"]
+        assert not one["passwd"] and not one["home"]
+        assert max(one["pids"]) < 100  # its own PID namespace: no process of the host
+        assert not one["writable_usr"]
+        assert one["limits"] == [LIMITS.memory_bytes, LIMITS.cpu_seconds, LIMITS.file_bytes,
+                                 LIMITS.processes]
+        assert all(name.startswith((".", "dustcourse-")) for name in one["tmp"]), one["tmp"]
+    assert seen[0]["uid"] != seen[1]["uid"]  # a fresh user for each kernel

@@ -30,18 +30,20 @@ _FOLDER_PREFIX = "dustcourse-run-"
 _FOLDER_ROOM = len(_FOLDER_PREFIX) + 8 + len(f"/{KERNEL_FILES[1]}-65535")  # mkdtemp adds 8
 
 
-def scratch_parent() -> str:
+def scratch_parent(extra: int = 0) -> str:
     """Where kernels' folders go: the temporary folder, if its path leaves room for the
-    kernel's socket names; otherwise ``/tmp``."""
+    kernel's socket names (and ``extra`` characters of folders between); otherwise
+    ``/tmp``."""
     parent = tempfile.gettempdir()
-    if len(os.path.join(parent, "")) + _FOLDER_ROOM > _SOCKET_PATH_MAX:
+    if len(os.path.join(parent, "")) + extra + _FOLDER_ROOM > _SOCKET_PATH_MAX:
         return "/tmp"
     return parent
 
 
-def new_kernel_folder() -> str:
-    """A new, empty folder for one kernel's connection file and sockets."""
-    return tempfile.mkdtemp(prefix=_FOLDER_PREFIX, dir=scratch_parent())
+def new_kernel_folder(parent: str | None = None) -> str:
+    """A new, empty folder for one kernel's connection file and sockets (in ``parent``,
+    made by :func:`scratch_parent` with room for it, or in ``scratch_parent()``)."""
+    return tempfile.mkdtemp(prefix=_FOLDER_PREFIX, dir=parent or scratch_parent())
 
 
 def socket_paths(folder: str) -> dict[str, str]:

@@ -95,22 +95,29 @@ class KernelSpec:
     hide: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     modules: tuple[str, ...]
+    fork: bool = True  # sandboxed kernels forked from a server with the modules loaded
 
 
 class Kernel:
     """One kernel in its own scratch folder and sandbox; used once, then :meth:`discard`."""
 
-    def __init__(self, spec: KernelSpec):
+    def __init__(self, spec: KernelSpec, server=None):
         from .execute import _unsandboxed_manager
+        from .forked import ForkedKernelManager
         from .sandbox import SandboxedKernelManager
 
         self.spec = spec
         # the kernel's sockets live here too (a short path: see socket_kernels)
-        self.scratch = new_kernel_folder()
+        self.scratch = new_kernel_folder(server.folder if server else None)
         os.chmod(self.scratch, 0o777)
         env = dict(spec.env)
-        self.km = (SandboxedKernelManager(self.scratch, spec.limits, spec.hide, env)
-                   if spec.sandbox else _unsandboxed_manager(env, self.scratch))
+        if server is not None:  # forked by the pool's server (forked.py)
+            self.km = ForkedKernelManager(server, self.scratch, spec.limits, spec.hide, env)
+        elif spec.sandbox:
+            self.km = SandboxedKernelManager(self.scratch, spec.limits, spec.hide, env)
+        else:
+            self.km = _unsandboxed_manager(env, self.scratch)
+        self.forked = server is not None
         self.warm = False
 
     def start(self) -> None:
@@ -167,19 +174,53 @@ class KernelPool:
                                         daemon=True)
         self._thread.start()
 
+    def _start_server(self):
+        """The pool's fork server (None: kernels are started one by one)."""
+        if not (self.spec.sandbox and self.spec.fork):
+            return None
+        from .forked import ForkServer
+
+        try:
+            return ForkServer(self.spec.limits, self.spec.hide, dict(self.spec.env),
+                              self.spec.modules)
+        except Exception:
+            log.exception("no fork server: warm kernels are started one by one")
+            return None
+
     def _fill(self) -> None:
+        # the server and every kernel it forks die with this thread (see forked.py)
+        server = self._start_server()
+        try:
+            self._fill_with(server)
+        finally:
+            if server is not None:
+                with self._cond:
+                    kernels = list(self._ready)
+                    self._ready.clear()
+                for kernel in kernels:
+                    kernel.discard()
+                # kernels handed out end with their notebook (its time limit at most)
+                server.wait_for_kernels(self.spec.limits.notebook_timeout + 30)
+                server.close()
+
+    def _fill_with(self, server) -> None:
         while True:
             with self._cond:
                 while not self._closed and len(self._ready) >= self.depth:
                     self._cond.wait()
                 if self._closed:
                     return
-            kernel = Kernel(self.spec)
+            kernel = Kernel(self.spec, server)
             try:
                 kernel.start()
             except Exception:
                 log.exception("a warm kernel could not start")
                 kernel.discard()
+                if server is not None and server.process.poll() is not None:
+                    log.error("the fork server died (%s): kernels are started one by one",
+                              server.log())
+                    server.close()
+                    server = None
                 with self._cond:
                     self._failures += 1
                     self._cond.notify_all()
