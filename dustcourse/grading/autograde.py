@@ -117,11 +117,12 @@ def record(
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
-        CheckCellMetadata,
         IgnorePattern,
         LimitOutput,
         SaveAutoGrades,
     )
+
+    from .metadata import CheckCellMetadata
 
     coursedir = _coursedir(config)
     nb = nbformat.reads(result.notebook, as_version=4)

@@ -468,7 +468,10 @@ def prepare(config, assignment: str, student: str) -> Prepared:
     """Rebuild and sanitise one submission into ``autograded/`` (see the module's text)."""
     from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import CheckCellMetadata as NbgraderCheckCellMetadata
     from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteCells
+
+    from .metadata import CheckCellMetadata
 
     coursedir = _coursedir(config)
     submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
@@ -492,7 +495,8 @@ def prepare(config, assignment: str, student: str) -> Prepared:
     state: dict = {"error": None, "notes": []}
     cfg = copy.deepcopy(config)  # Config(config) would share its sections with ours
     cfg.Autograde.autograde_preprocessors = []  # execution and scoring happen later
-    fixed = {DeduplicateIds: _deduplicate_grade_ids(), OverwriteCells: _overwrite_cells()}
+    fixed = {DeduplicateIds: _deduplicate_grade_ids(), OverwriteCells: _overwrite_cells(),
+             NbgraderCheckCellMetadata: CheckCellMetadata}
     steps = []
     for cls in Autograde.class_traits()["sanitize_preprocessors"].default():
         steps.append(fixed.get(cls, cls))
