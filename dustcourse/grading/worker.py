@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+TASK_PREFIX = "dustcourse-task-"  # a task's private course folder, in the temporary folder
 
 # The robustness run's worker side: {notebook: tests it judges}, on_failure
 RobustSpec = tuple[dict[str, frozenset[str]], str]
@@ -167,6 +170,30 @@ def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(content)
 
 
+@functools.cache
+def _unsynced_private_gradebooks() -> None:
+    """Let SQLite skip waiting for the disk in tasks' private gradebooks (once per process).
+
+    A private gradebook is a throwaway copy, deleted with its task, and nbgrader
+    commits to it about 40 times per submission: waiting for each commit to reach the
+    disk is time for nothing. Any other SQLite database (the course's gradebook) keeps
+    SQLite's defaults.
+    """
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _unsynced(connection, _record) -> None:
+        if not isinstance(connection, sqlite3.Connection):
+            return
+        files = [row[2] for row in connection.execute("PRAGMA database_list") if row[2]]
+        if files and all(Path(f).parent.name.startswith(TASK_PREFIX) for f in files):
+            connection.execute("PRAGMA synchronous=OFF")
+            connection.execute("PRAGMA journal_mode=MEMORY")
+
+
 def _private_course(kit: AssignmentKit, student: str, submitted: dict[str, bytes], root: Path):
     """A course folder of this task alone: the kit's gradebook and source, the submission."""
     from .autograde import _coursedir
@@ -226,7 +253,8 @@ def grade_submission(
     from .robustness import Robustness
 
     result = GradedSubmission(student)
-    root = Path(tempfile.mkdtemp(prefix="dustcourse-task-"))
+    _unsynced_private_gradebooks()
+    root = Path(tempfile.mkdtemp(prefix=TASK_PREFIX))
     try:
         with warnings.catch_warnings():
             # nbgrader's add_submission trips SQLAlchemy's autoflush warning; harmless
