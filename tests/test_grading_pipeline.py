@@ -236,3 +236,24 @@ def test_a_worker_grades_from_the_kit_without_the_course_or_its_gradebook(graded
     assert scores == course.scores("perfect", ASSIGNMENT)
     assert f"{ASSIGNMENT}.ipynb" in result.files
 
+
+
+def test_only_a_tasks_private_gradebook_skips_waiting_for_the_disk(tmp_path):
+    """The worker's throwaway gradebook commits without syncing; a course's does not."""
+    from sqlalchemy import create_engine, text
+
+    from dustcourse.grading.worker import TASK_PREFIX, _unsynced_private_gradebooks
+
+    _unsynced_private_gradebooks()
+
+    def synchronous(folder) -> int:
+        folder.mkdir()
+        engine = create_engine(f"sqlite:///{folder / 'gradebook.db'}")
+        try:
+            with engine.connect() as connection:
+                return connection.execute(text("PRAGMA synchronous")).scalar()
+        finally:
+            engine.dispose()
+
+    assert synchronous(tmp_path / f"{TASK_PREFIX}abc") == 0  # OFF
+    assert synchronous(tmp_path / "course") == 2  # FULL, SQLite's default
