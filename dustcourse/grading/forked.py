@@ -51,6 +51,14 @@ START_TIMEOUT = 120  # seconds the server may take to load the modules
 SPAWN_TIMEOUT = 30  # seconds a fork may take to report its kernel's pid
 
 
+def _readable(stream, timeout: float | None) -> bool:
+    """Whether ``stream`` (a socket or file) has data within ``timeout`` seconds (poll,
+    not select: a Dask worker's descriptors go beyond select's 1024)."""
+    poller = select.poll()
+    poller.register(stream, select.POLLIN)
+    return bool(poller.poll(None if timeout is None else int(timeout * 1000)))
+
+
 def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
@@ -86,7 +94,7 @@ class ForkedKernel:
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self._buffer:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not select.select([self._conn], [], [], left)[0]:
+            if not _readable(self._conn, left):
                 return None
             chunk = self._conn.recv(4096)
             if not chunk:  # the server and its forks are gone, and the kernel with them
@@ -172,7 +180,7 @@ class ForkServer:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=self._log)
-        ready = select.select([self.process.stdout], [], [], START_TIMEOUT)[0]
+        ready = _readable(self.process.stdout, START_TIMEOUT)
         if not ready or self.process.stdout.readline() != b"ready\n":  # type: ignore[union-attr]
             self.close()
             raise ForkServerFailed(f"the fork server did not start: {self.log()}")
