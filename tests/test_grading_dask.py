@@ -256,6 +256,26 @@ def test_losing_every_worker_that_holds_the_kit_loses_nothing(cluster):
         [o.reason for o in outcomes]
 
 
+def test_a_dask_worker_runs_notebooks_in_kernels_forked_from_its_pool(cluster):
+    """A Dask worker holds many descriptors and threads; its warm kernels are still
+    forked from its pool's server (not started one by one after the server failed)."""
+    import nbformat
+    from distributed import Client
+
+    from dustcourse.grading.executors import run_task
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    cluster.wait_for_workers(1)
+    with Client(cluster.address, timeout="60s") as client:
+        futures = [client.submit(run_task, nbformat.writes(nb), {}, LIMITS, True, (),
+                                 warm=("numpy",), pure=False) for _ in range(4)]
+        results = client.gather(futures)
+    assert [(r.status, r.warm, r.forked) for r in results] == [("ok", True, True)] * 4, \
+        [r.reason for r in results]
+
+
 def test_unknown_executor_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown executor"):
         from dustcourse.grading.executors import open_backend

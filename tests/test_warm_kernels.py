@@ -262,6 +262,8 @@ print(json.dumps({
     "limits": [resource.getrlimit(r)[0] for r in (resource.RLIMIT_AS, resource.RLIMIT_CPU,
                                                   resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC)],
     "writable_usr": os.access("/usr", os.W_OK),
+    "beside": [n for n in os.listdir(os.path.dirname(os.getcwd())) if not n.startswith(".")],
+    "here": os.path.basename(os.getcwd()),
 }))
 """
 
@@ -296,4 +298,53 @@ def test_a_forked_kernel_is_confined_as_one_started_on_its_own(fork):
         assert one["limits"] == [LIMITS.memory_bytes, LIMITS.cpu_seconds, LIMITS.file_bytes,
                                  LIMITS.processes]
         assert all(name.startswith((".", "dustcourse-")) for name in one["tmp"]), one["tmp"]
+        assert one["beside"] == [one["here"]]  # not the other kernel's folder (both alive)
     assert seen[0]["uid"] != seen[1]["uid"]  # a fresh user for each kernel
+
+
+def test_forked_kernels_start_in_a_process_holding_many_open_files():
+    """A Dask worker holds well over 1024 descriptors: the pool's talk with its fork
+    server must not depend on descriptor numbers (select() fails beyond 1024)."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("this machine allows fewer than 2048 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]
+    pool = KernelPool(KernelSpec(LIMITS, True, (), (), ()), depth=1)
+    try:
+        kernel = pool.take()
+        assert kernel is not None and kernel.forked
+        result = execute_notebook(_notebook("print(6 * 7)"), {}, limits=LIMITS, kernel=kernel)
+    finally:
+        pool.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert result.status == STATUS_OK, result.reason
+
+
+def test_a_worker_grading_many_notebooks_keeps_no_sockets_or_threads_of_old_kernels():
+    """A worker grades hundreds of notebooks: each kernel's client and ZeroMQ context
+    (sockets and threads) must go with it. Before, each notebook left about 18 open
+    descriptors and 5 threads behind, until the worker ran out of them."""
+    import os
+
+    def held() -> tuple[int, int]:
+        return len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+
+    pool = KernelPool(KernelSpec(LIMITS, True, (), (), ()), depth=1)
+    try:
+        for _ in range(2):
+            execute_notebook(_notebook("print(1)"), {}, limits=LIMITS, kernel=pool.take())
+        before = held()
+        for _ in range(8):
+            result = execute_notebook(_notebook("print(1)"), {}, limits=LIMITS,
+                                      kernel=pool.take())
+            assert result.status == STATUS_OK, result.reason
+        after = held()
+    finally:
+        pool.close()
+    assert after[0] - before[0] <= 4 and after[1] - before[1] <= 2, (before, after)

@@ -50,6 +50,7 @@ class ExecutionResult:
     worker: str = ""  # who ran it (Dask worker address, or host:pid)
     robust: ExecutionResult | None = None  # the robustness run (perturbed data), if any
     warm: bool = False  # ran in a warm kernel of the worker's pool (see warm.py)
+    forked: bool = False  # that kernel was forked from the pool's server (see forked.py)
 
 
 def _safe_relative(name: str) -> PurePosixPath:
@@ -249,6 +250,17 @@ def _limit_output(nb, max_bytes: int) -> bool:
     return cut
 
 
+def _close_client(executor) -> None:
+    """Close the kernel client nbclient leaves open when it is given the kernel manager
+    (its sockets and its ZeroMQ context's threads would outlive every notebook)."""
+    client, executor.kc = getattr(executor, "kc", None), None
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.stop_channels()
+        with contextlib.suppress(Exception):
+            client.context.destroy(linger=0)
+
+
 def execute_notebook(
     notebook: str | bytes,
     files: dict[str, bytes] | None = None,
@@ -334,6 +346,7 @@ def execute_notebook(
             status, reason = STATUS_ERROR, f"{type(exc).__name__}: {exc}"
         finally:
             watchdog.cancel()
+            _close_client(executor)
             with contextlib.suppress(Exception):
                 if km.has_kernel:
                     os.kill(km.provisioner.pid, signal.SIGKILL)
@@ -354,4 +367,4 @@ def execute_notebook(
     if _limit_output(nb, limits.output_bytes):
         reason = (reason + "; " if reason else "") + "output truncated"
     return ExecutionResult(nbformat.writes(nb), status, reason, time.monotonic() - started,
-                           written, warm=kernel.warm)
+                           written, warm=kernel.warm, forked=kernel.forked)

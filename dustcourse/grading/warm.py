@@ -142,6 +142,7 @@ class Kernel:
                 raise RuntimeError(f"loading the imports failed: {reply['content']}")
         finally:
             kc.stop_channels()
+            kc.context.destroy(linger=0)  # its own ZeroMQ context (threads, sockets)
         self.warm = True
 
     def alive(self) -> bool:
@@ -156,6 +157,9 @@ class Kernel:
             if self.km.has_kernel:
                 os.kill(self.km.provisioner.pid, signal.SIGKILL)
                 self.km.provisioner.process.wait(timeout=10)
+        with contextlib.suppress(Exception):  # the manager's ZeroMQ context
+            if self.km._created_context:
+                self.km.context.destroy(linger=0)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
