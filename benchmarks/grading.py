@@ -207,7 +207,8 @@ def benchmark(runs: int = 3, students: int = 60, scale=(15, 60, 240), jobs: int 
     section.add("coordinator time per submission (kit + batched recording, serial)",
                 f"{median(coord) / students:.3f} s")
     section.add("coordinator CPU per submission (its whole process)",
-                f"{median(cpu) / students:.3f} s", "<= 0.02 s (issue 23)")
+                f"{median(cpu) / students:.3f} s",
+                "includes the run's fixed costs; the <= 0.02 s target is at scale (below)")
     for count, walls in scaling.items():
         section.add(f"{count} submissions, wall", spread(walls),
                     f"{median(walls) / count:.2f} s per submission")
