@@ -249,15 +249,6 @@ class ForkedKernelManager(SandboxedKernelManager):
         provisioner.cwd = self._scratch  # type: ignore[union-attr]
         self._reconcile_connection_info(provisioner.connection_info)  # type: ignore[union-attr]
 
-    async def interrupt_kernel(self) -> None:
-        """SIGINT to the kernel's process group (the kernel leads its session)."""
-        if not self.has_kernel:
-            return
-        pid = self.provisioner.pid  # type: ignore[union-attr]
-        try:
-            os.killpg(pid, signal.SIGINT)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGINT)
-
-    _async_interrupt_kernel = interrupt_kernel
+    def _kernel_process(self) -> int | None:
+        """The kernel's pid: the process the server forked (it leads its session)."""
+        return self.provisioner.pid if self.has_kernel else None  # type: ignore[union-attr]

@@ -330,9 +330,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         return bwrap_command(self._scratch, self._limits, self._hide, self._uid,
                              self._env) + command
 
+    def _kernel_process(self) -> int | None:
+        """The pid of the kernel itself (inside bubblewrap's sandbox)."""
+        return kernel_pid(self.provisioner.pid) if self.has_kernel else None
+
     async def interrupt_kernel(self) -> None:
         """SIGINT to the kernel's process group (the kernel is a session leader)."""
-        pid = kernel_pid(self.provisioner.pid) if self.has_kernel else None
+        pid = self._kernel_process()
         if pid is None:
             return
         try:
