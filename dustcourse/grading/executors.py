@@ -273,8 +273,19 @@ def _prewarm_quietly(args: tuple, dask_worker=None) -> None:
 
 
 async def _prewarm_dask_worker(args: tuple, dask_worker=None) -> None:
-    """On a Dask worker: start the pool from a thread, never blocking its event loop."""
+    """On a Dask worker: start the pool from a thread, never blocking its event loop.
+
+    What that thread imports is imported here first, on the event loop: the loop
+    unpickles the assignment's kit (nbgrader's configuration) meanwhile, and two
+    threads importing the same package at once made the kit's fetch fail
+    (``KeyError: 'nbgrader.preprocessors'``), leaving its task waiting for good.
+    """
     import threading
+
+    import nbgrader.converters
+    import nbgrader.preprocessors  # noqa: F401
+
+    from . import execute, forked, prepare, warm, worker  # noqa: F401
 
     threading.Thread(target=_prewarm_quietly, args=(args, dask_worker), daemon=True).start()
 
