@@ -250,15 +250,20 @@ def _limit_output(nb, max_bytes: int) -> bool:
     return cut
 
 
+def close_client(client) -> None:
+    """Close a kernel client and its own ZeroMQ context (its sockets and threads would
+    otherwise outlive the notebook)."""
+    with contextlib.suppress(Exception):
+        client.stop_channels()
+    with contextlib.suppress(Exception):
+        client.context.destroy(linger=0)
+
+
 def _close_client(executor) -> None:
-    """Close the kernel client nbclient leaves open when it is given the kernel manager
-    (its sockets and its ZeroMQ context's threads would outlive every notebook)."""
+    """Close the kernel client nbclient leaves open when it is given the kernel manager."""
     client, executor.kc = getattr(executor, "kc", None), None
     if client is not None:
-        with contextlib.suppress(Exception):
-            client.stop_channels()
-        with contextlib.suppress(Exception):
-            client.context.destroy(linger=0)
+        close_client(client)
 
 
 def execute_notebook(

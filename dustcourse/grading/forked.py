@@ -159,6 +159,7 @@ class ForkServer:
                 if m[0] == "ro" and any(_under(m[-1], c) for c in covers)]
         config = {"address": self.address, "pool": self.folder, "stage": STAGE,
                   "covers": covers, "keep": keep, "modules": list(modules)}
+        self.kernel_env = dict(policy.env)  # what every kernel runs with (scratch aside)
         environment = dict(policy.env, MPLBACKEND="module://matplotlib_inline.backend_inline")
         command = [
             tools["bwrap"],
@@ -191,10 +192,9 @@ class ForkServer:
             return self._log.read().decode(errors="replace").strip()[-1000:]
         return ""
 
-    def spawn(self, argv: list[str], scratch: str, uid: int, limits: Limits,
-              env: dict[str, str]) -> ForkedKernel:
+    def spawn(self, argv: list[str], scratch: str, uid: int, limits: Limits) -> ForkedKernel:
         """Fork a kernel running ``argv`` (ipykernel's command) in ``scratch``."""
-        request = {"argv": argv, "scratch": scratch, "uid": uid, "env": env,
+        request = {"argv": argv, "scratch": scratch, "uid": uid, "env": self.kernel_env,
                    "limits": {"memory_bytes": limits.memory_bytes,
                               "cpu_seconds": limits.cpu_seconds,
                               "file_bytes": limits.file_bytes,
@@ -240,9 +240,7 @@ class ForkedKernelManager(SandboxedKernelManager):
         return AsyncKernelManager.format_kernel_cmd(self, extra_arguments)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        env = dict(sandbox_policy(self._scratch, self._limits, self._hide, self._uid,
-                                  self._env).env)
-        process = self._server.spawn(kernel_cmd, self._scratch, self._uid, self._limits, env)
+        process = self._server.spawn(kernel_cmd, self._scratch, self._uid, self._limits)
         provisioner = self.provisioner
         provisioner.process = process  # type: ignore[union-attr]
         provisioner.pid = provisioner.pgid = process.pid  # type: ignore[union-attr]

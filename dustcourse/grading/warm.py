@@ -127,6 +127,8 @@ class Kernel:
                                          cwd=self.scratch))
         from jupyter_client.blocking import BlockingKernelClient
 
+        from .execute import close_client
+
         kc = BlockingKernelClient()
         kc.load_connection_info(self.km.get_connection_info())
         kc.start_channels(hb=False)  # the heartbeat starts late in a busy sandbox
@@ -141,8 +143,7 @@ class Kernel:
             if reply["content"].get("status") != "ok":
                 raise RuntimeError(f"loading the imports failed: {reply['content']}")
         finally:
-            kc.stop_channels()
-            kc.context.destroy(linger=0)  # its own ZeroMQ context (threads, sockets)
+            close_client(kc)
         self.warm = True
 
     def alive(self) -> bool:
