@@ -21,3 +21,31 @@ def run_task(notebook, *args, **kwargs):
 
 
 executors.run_task = run_task
+
+
+# A kit that a worker fails to fetch from another worker, once (whichever worker first
+# fetches it while the file named by DUST_TEST_FLAKY_KIT exists; the file is removed):
+# Dask then leaves the task that needed it waiting for good, and the coordinator must
+# give that task up and send it again.
+FLAKY_KIT = os.environ.get("DUST_TEST_FLAKY_KIT", "")
+
+
+def _flaky_setstate(self, state):
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "gather_dep":
+        frame = frame.f_back
+    if frame is not None and FLAKY_KIT:
+        try:
+            os.unlink(FLAKY_KIT)  # one worker wins, once
+        except FileNotFoundError:
+            pass
+        else:
+            raise RuntimeError("this kit cannot be unpickled here (tests/dask_poison.py)")
+    self.__dict__.update(state)
+
+
+from dustcourse.grading import worker  # noqa: E402
+
+worker.AssignmentKit.__setstate__ = _flaky_setstate

@@ -40,7 +40,9 @@ class DaskCluster:
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = dict(os.environ,
                         # a task is given up when its second worker dies
-                        DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1")
+                        DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1",
+                        # while this file exists, a worker fails to fetch the kit once
+                        DUST_TEST_FLAKY_KIT=str(base / "flaky-kit"))
         self._start("scheduler", "scheduler", "--host", "127.0.0.1",
                     "--port", self.address.rsplit(":", 1)[1], "--no-dashboard")
 
@@ -150,6 +152,30 @@ def test_both_workers_took_part(cluster, dask_graded):
     _, remote, *_ = dask_graded
     used = {worker for outcome in remote.values() for worker in outcome.workers}
     assert used == set(cluster.wait_for_workers(2).values())
+
+
+def test_a_task_stuck_waiting_for_a_kit_its_worker_failed_to_fetch_is_sent_again(cluster):
+    """A worker that fails to fetch the kit from another (it fails to unpickle there,
+    once: tests/dask_poison.py) leaves the task needing it waiting for good, and would
+    leave any new task needing that copy waiting too. The coordinator sees the task is
+    stuck, gives it up and sends it again with the kit shared afresh: the run ends,
+    and everyone is graded."""
+    cluster.wait_for_workers(2)
+    trigger = cluster.base / "flaky-kit"
+    expected = {f"f{i:02d}": kind for i, kind in enumerate(["perfect", "inverted"] * 4)}
+    course = small_class("test-dask-flaky-kit", {
+        s: {"perfect": {}, "inverted": INVERTED}[kind] for s, kind in expected.items()})
+    trigger.touch()
+    try:
+        outcomes = autograde(course.root, ASSIGNMENT, limits=LIMITS, executor="dask",
+                             scheduler=cluster.address)
+        assert not trigger.exists()  # a worker did fail to fetch the kit
+    finally:
+        trigger.unlink(missing_ok=True)
+    score = {"perfect": 7, "inverted": 5}
+    assert sorted((o.student, o.status, o.score) for o in outcomes) == [
+        (s, "ok", score[kind]) for s, kind in sorted(expected.items())], \
+        [o.reason for o in outcomes]
 
 
 def test_a_submission_that_kills_its_workers_is_given_up_and_the_rest_graded(cluster):

@@ -22,6 +22,7 @@ import shutil
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
@@ -46,6 +47,14 @@ STATUS_DIR = Path("grading") / "status"  # under the course root; gitignored
 # Finished submissions are recorded together once half the worker slots' worth have
 # finished, or the oldest has waited this long (seconds), or nothing else is running.
 BATCH_WAIT = 1.0
+# A task with no result after twice its notebooks' time limits plus this margin
+# (seconds: preparing, starting the sandbox, fetching the kit, waiting behind one other
+# task) is given up and sent again, once; see :func:`task_deadline`.
+TASK_MARGIN = 300.0
+TASK_TRIES = 2
+# Tasks in flight longer than this (seconds) are checked now and then for being known
+# never to finish (Backend.stalled), and given up at once if so.
+STALL_CHECK = 10.0
 
 
 @dataclass
@@ -277,6 +286,7 @@ def autograde(
     worker_wait: float = 120.0,
     robustness: bool = False,
     warm: bool = True,
+    task_deadline: float | None = None,
 ) -> list[Outcome]:
     """Grade the submissions of ``assignment`` found in ``root/submitted``.
 
@@ -290,6 +300,9 @@ def autograde(
     With ``warm`` (the default), every notebook runs in a warm kernel of its worker's
     pool (:mod:`.warm`): started ahead of need in its own fresh sandbox with the
     assignment's imports loaded, used once, then destroyed.
+    A task with no result after ``task_deadline`` seconds (default: :func:`task_deadline`)
+    is cancelled and sent again; after a second time the submission is recorded as
+    failed (graded again by the next run) instead of holding up the batch for good.
     """
     root = Path(root).resolve()
     config = load_config(root)
@@ -325,6 +338,7 @@ def autograde(
     prewarm = None if modules is None else (limits, sandbox, (str(root),), modules,
                                             robust is not None)
     kit = build_kit(config, assignment, robust)
+    deadline = task_deadline if task_deadline is not None else _task_deadline(kit, limits)
     own_backend = backend is None
     backend = backend or open_backend(executor, jobs=jobs, scheduler=scheduler, sandbox=sandbox,
                                       prewarm=prewarm)
@@ -335,8 +349,10 @@ def autograde(
 
     waiting = list(pending)  # not yet dispatched
     in_flight: dict[Future, str] = {}
+    sent_at: dict[Future, float] = {}  # when each task in flight was submitted
+    tries: dict[str, int] = {}  # tasks of a student given up for want of a result
     started: list[str] = []  # dispatched
-    shared_kit = backend.share(kit)  # sent to the workers once, where the backend can
+    shared_kit = [backend.share(kit)]  # sent to the workers once, where the backend can
 
     def submit(student: str) -> None:
         started.append(student)
@@ -344,7 +360,7 @@ def autograde(
         files = read_folder(folder)
         extra = () if robust is None else (robust.task_files(task_files(kit, files)),)
         try:
-            future = backend.pool.submit(grade_submission, shared_kit, student, files, limits,
+            future = backend.pool.submit(grade_submission, shared_kit[0], student, files, limits,
                                          sandbox, (str(root),), *extra, warm=modules)
         except Exception as exc:  # e.g. a local pool broken by a killed worker
             with ctrl_c.recording():
@@ -352,6 +368,7 @@ def autograde(
                                 f"could not start the task: {type(exc).__name__}: {exc}")
             return
         in_flight[future] = student
+        sent_at[future] = time.monotonic()
 
     finished: list[tuple[Future, str]] = []  # done, not yet recorded (in batches)
     first_done = [0.0]  # when the oldest of them finished
@@ -379,6 +396,8 @@ def autograde(
                     first_done[0] = time.monotonic()
                 for future in done:  # their slots are refilled before anything is recorded
                     finished.append((future, in_flight.pop(future)))
+                    del sent_at[future]
+                overdue()
             elif not finished:
                 time.sleep(0.5)
                 continue
@@ -386,6 +405,39 @@ def autograde(
                              or time.monotonic() - first_done[0] >= BATCH_WAIT):
                 with ctrl_c.recording():
                     collect()
+
+    looked = {"late": time.monotonic(), "stalled": time.monotonic()}
+
+    def overdue() -> None:
+        """Give up the tasks in flight that will not finish: past the deadline (a hung
+        worker, a lost message), or known to be stuck (a Dask task waiting for the kit
+        its worker failed to fetch). They must not hold the run for good. Each is
+        cancelled and sent again, once, with the kit shared afresh (its old copy may be
+        what is broken); then the submission is recorded as failed, and graded again
+        by the next run."""
+        now = time.monotonic()
+        if now - looked["late"] < 1.0:
+            return
+        looked["late"] = now
+        late = [f for f in in_flight if now - sent_at[f] > deadline]
+        if now - looked["stalled"] >= STALL_CHECK:
+            looked["stalled"] = now
+            old = [f for f in in_flight if STALL_CHECK < now - sent_at[f] <= deadline]
+            late += backend.stalled(old) if old else []
+        for future in late:
+            student = in_flight.pop(future)
+            del sent_at[future]
+            backend.forget([future])  # a late result, if any, is ignored
+            tries[student] = tries.get(student, 0) + 1
+            if tries[student] < TASK_TRIES:
+                waiting.insert(0, student)
+                continue
+            with ctrl_c.recording():
+                _record_failure(student, STATUS_WORKER_FAILED,
+                                f"no result from the workers after {TASK_TRIES} tries "
+                                f"(each given up after {deadline:g} s or when stuck)")
+        if late:
+            shared_kit[0] = backend.share(kit)
 
     def give_up(reason: str) -> None:
         for future, student in list(in_flight.items()):
@@ -400,7 +452,12 @@ def autograde(
     def _record_failure(student: str, status: str, reason: str) -> None:
         """The task failed as a whole: the coordinator prepares the submission itself
         (as nbgrader would leave it) and records it as failed (rare: no batching)."""
-        prepared = prepare(config, assignment, student)
+        from sqlalchemy.exc import SAWarning
+
+        with warnings.catch_warnings():
+            # nbgrader's add_submission trips SQLAlchemy's autoflush warning; harmless
+            warnings.simplefilter("ignore", SAWarning)
+            prepared = prepare(config, assignment, student)
         items = [] if prepared.error else _work_items(config, assignment, student)
         if prepared.error or not items:
             _finish_failed(config, root, outcomes, pending, assignment, student,
@@ -469,6 +526,16 @@ def autograde(
     return [outcomes[s] for s in students]
 
 
+def _task_deadline(kit, limits: Limits) -> float:
+    """Seconds after which a task is given up: twice what its notebooks may take
+    (every notebook of the assignment at its wall-clock limit, twice with the
+    robustness run; twice over, for a task queued behind another) plus TASK_MARGIN."""
+    notebooks = max(1, sum(1 for name in kit.source
+                           if name.endswith(".ipynb") and "/" not in name))
+    runs = 2 if kit.robust is not None else 1
+    return 2 * notebooks * runs * limits.notebook_timeout + TASK_MARGIN
+
+
 def _write_graded_folder(config, assignment: str, result: GradedSubmission) -> None:
     """autograded/<student>/<assignment>/ as the worker left it (replacing an older one)."""
     from .execute import _safe_relative
@@ -517,8 +584,6 @@ def record_batch(config, root: Path, outcomes, pending, assignment: str,
     coordinator's :class:`nbgrader.api.Gradebook`, kept open for the run (one engine:
     its compiled statements are reused); no transaction stays open in between. ``memo``
     keeps what is read once per run (the assignment's shape)."""
-    import warnings
-
     from nbgrader import utils
     from nbgrader.api import Comment, Grade, Student, SubmittedAssignment, SubmittedNotebook
     from sqlalchemy.exc import SAWarning

@@ -150,6 +150,19 @@ class Backend:
     # the executor can (Dask: the result of one task, fetched once by each worker and
     # made again if lost); what to pass to submit instead
     share: Callable[[object], object] = field(default=lambda value: value)
+    # drop the given tasks (given up by the coordinator): cancel them where possible
+    forget: Callable[[list], None] = field(default=lambda futures: _cancel(futures))
+    # which of the given tasks in flight are known never to finish (Dask: waiting on a
+    # worker for a dependency that worker failed to fetch); asked now and then
+    stalled: Callable[[list], list] = field(default=lambda futures: [])
+
+
+def _cancel(futures) -> None:
+    """Cancel these futures; a local task already running cannot be cancelled and
+    ends within its own time limits (its result is then ignored). A Dask executor's
+    future cancels its task on the cluster."""
+    for future in futures:
+        future.cancel()
 
 
 def _ignore_sigint(prewarm_args: tuple | None = None) -> None:
@@ -245,7 +258,15 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         # students zeroed as "worker failed"); a task's result is simply recomputed
         return client.submit(_shared, value, pure=False)
 
-    executor = client.get_executor(pure=False)
+    executor = _keyed_executor(client, pure=False)
+
+    def stalled(futures) -> list:
+        keys = {f.key: f for f in futures}
+        try:
+            found = client.run(_stalled_keys, list(keys))
+        except Exception:  # the scheduler or a worker is out of reach: ask again later
+            return []
+        return [keys[k] for held in found.values() for k in held]
 
     def abort(futures) -> None:
         # the coordinator holds concurrent.futures wrappers: end every task not done
@@ -262,7 +283,32 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         close=close,
         abort=abort,
         share=share,
+        stalled=stalled,
     )
+
+
+def _keyed_executor(client, **kwargs):
+    """Dask's concurrent.futures executor, whose futures know their task's key."""
+    from distributed.cfexecutor import ClientExecutor
+
+    class KeyedExecutor(ClientExecutor):
+        def _wrap_future(self, future):
+            wrapped = super()._wrap_future(future)
+            wrapped.key = future.key
+            return wrapped
+
+    return KeyedExecutor(client, **kwargs)
+
+
+def _stalled_keys(keys: list, dask_worker=None) -> list:
+    """On a Dask worker: which of these tasks wait for a dependency in error here.
+
+    When a worker fails to fetch a dependency from another (its data fails to
+    unpickle, say), Dask marks that dependency as erred on this worker and leaves the
+    tasks needing it waiting for good; a new task needing it here would wait too."""
+    tasks = dask_worker.state.tasks
+    return [key for key in keys if key in tasks and tasks[key].state == "waiting"
+            and any(dep.state == "error" for dep in tasks[key].dependencies)]
 
 
 def _prewarm_quietly(args: tuple, dask_worker=None) -> None:
