@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,42 +59,48 @@ def main(argv=None) -> None:
     header = machine()
     print(header, flush=True)
     sections, figures = {}, None
-    if "book" in parts:
-        import book
+    failure = None
+    try:  # a part that fails (a failing test in the suite part) loses no other part
+        if "book" in parts:
+            import book
 
-        print("Book build...", flush=True)
-        sections["book"] = book.benchmark(args.runs)
-    if "grading" in parts or "dask" in parts:  # scale uses the grading figures if measured
-        import grading
+            print("Book build...", flush=True)
+            sections["book"] = book.benchmark(args.runs)
+        if "grading" in parts or "dask" in parts:  # scale uses the grading figures if measured
+            import grading
 
-        print("Grading...", flush=True)
-        section, figures = grading.benchmark(
-            args.runs, args.students, tuple(int(n) for n in args.scale.split(",") if n),
-            stock=not args.no_stock, scale_runs=args.scale_runs,
-            heavy=args.heavy if args.heavy is not None else (16 if args.students >= 16 else 0))
-        if "grading" in parts:
-            sections["grading"] = section
-    if "robustness" in parts:
-        import grading
+            print("Grading...", flush=True)
+            section, figures = grading.benchmark(
+                args.runs, args.students, tuple(int(n) for n in args.scale.split(",") if n),
+                stock=not args.no_stock, scale_runs=args.scale_runs,
+                heavy=args.heavy if args.heavy is not None else (16 if args.students >= 16 else 0))
+            if "grading" in parts:
+                sections["grading"] = section
+        if "robustness" in parts:
+            import grading
 
-        print("Robustness run...", flush=True)
-        sections["robustness"] = grading.robustness_benchmark(args.runs, args.robust_students)
-    if "dask" in parts:
-        import cluster
+            print("Robustness run...", flush=True)
+            sections["robustness"] = grading.robustness_benchmark(args.runs, args.robust_students)
+        if "dask" in parts:
+            import cluster
 
-        print("Dask executor...", flush=True)
-        sections["dask"] = cluster.benchmark(figures, args.runs)
-    if "scale" in parts:
-        import scale
+            print("Dask executor...", flush=True)
+            sections["dask"] = cluster.benchmark(figures, args.runs)
+        if "scale" in parts:
+            import scale
 
-        print("Scale (simulated workers)...", flush=True)
-        sections["scale"] = scale.benchmark(figures, workers=args.workers,
-                                             students=args.scale_students)
-    if "suite" in parts:
-        import suite
+            print("Scale (simulated workers)...", flush=True)
+            sections["scale"] = scale.benchmark(figures, workers=args.workers,
+                                                 students=args.scale_students)
+        if "suite" in parts:
+            import suite
 
-        print("Test suite...", flush=True)
-        sections["suite"] = suite.benchmark(args.runs)
+            print("Test suite...", flush=True)
+            sections["suite"] = suite.benchmark(args.runs)
+    except Exception:
+        failure = traceback.format_exc()
+        print(failure, file=sys.stderr, flush=True)
+        failure = failure.strip().splitlines()[-1]
 
     stamp = (f"Measured on {started.isoformat()} by `benchmarks/run.py --runs {args.runs}`; "
              f"each figure is the median of {args.runs} run(s), range and count in brackets.")
@@ -108,6 +115,8 @@ def main(argv=None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     print(f"\nwrote {args.out}")
+    if failure:
+        sys.exit(f"benchmark failed after the parts written above: {failure}")
 
 
 PART_MARK = "<!-- part: {} -->"

@@ -259,46 +259,41 @@ def test_only_a_tasks_private_gradebook_skips_waiting_for_the_disk(tmp_path):
     assert synchronous(tmp_path / "course") == 2  # FULL, SQLite's default
 
 
-@pytest.mark.parametrize("lost", [1, 2])
-def test_a_task_that_never_returns_is_sent_again_then_recorded_as_failed(lost):
+def test_a_task_that_never_returns_is_sent_again_then_recorded_as_failed():
     """A task whose result never comes (a hung worker, a lost message) does not hold the
     run for good: past its deadline it is sent again; lost twice, the submission is
-    recorded as failed for now, and the next run grades it."""
+    recorded as failed for now, and the next run grades it. (A task sent again that
+    then succeeds: tests/test_grading_dask.py.)"""
     from concurrent.futures import Future
 
     from conftest import ROOT, Course
 
     from dustcourse.grading.executors import local_backend
 
-    course = Course.fresh(ROOT / "_build" / f"test-lost-task-{lost}")
+    course = Course.fresh(ROOT / "_build" / "test-lost-task")
     course.generate(ASSIGNMENT)
-    for student in ("a", "b", "c"):
+    for student in ("a", "b"):
         course.submit_answers(student, ASSIGNMENT, {})
     backend = local_backend(jobs=2)
     real_submit, never = backend.pool.submit, []
 
     def submit(fn, kit, student, *args, **kwargs):
-        if student == "b" and len(never) < lost:
+        if student == "b":
             never.append(Future())  # never finishes
             return never[-1]
         return real_submit(fn, kit, student, *args, **kwargs)
 
     backend.pool.submit = submit
-    try:
+    try:  # the deadline leaves a real task room on a loaded machine
         outcomes = autograde(course.root, ASSIGNMENT, limits=LIMITS, backend=backend,
-                             task_deadline=3)
+                             task_deadline=20)
     finally:
         backend.close()
-    assert all(future.cancelled() for future in never)
-    by_student = {o.student: (o.status, o.score) for o in outcomes}
-    perfect = 7  # the solution's score
-    assert by_student["a"] == by_student["c"] == ("ok", perfect)
-    if lost == 1:
-        assert by_student["b"] == ("ok", perfect)
-        return
-    failed = next(o for o in outcomes if o.student == "b")
-    assert (failed.status, failed.score) == ("worker_failed", 0)
-    assert "no result from the workers after 2 tries" in failed.reason
+    assert len(never) == 2 and all(future.cancelled() for future in never)
+    ok, lost = outcomes
+    assert (ok.student, ok.status, ok.score) == ("a", "ok", 7)
+    assert (lost.student, lost.status, lost.score) == ("b", "worker_failed", 0)
+    assert "no result from the workers after 2 tries" in lost.reason
     again = autograde(course.root, ASSIGNMENT, limits=LIMITS)
     assert [(o.student, o.status, o.score) for o in again] == [
-        ("a", "skipped", perfect), ("b", "ok", perfect), ("c", "skipped", perfect)]
+        ("a", "skipped", 7), ("b", "ok", 7)]

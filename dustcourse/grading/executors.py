@@ -20,7 +20,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .execute import KERNEL_ENV, ExecutionResult, execute_notebook, kill_sandboxes
@@ -28,6 +28,7 @@ from .sandbox import Limits, SandboxUnavailable, check_sandbox
 
 EXECUTORS = ("local", "dask")
 SLOTS_REFRESH = 1.0  # seconds between two questions to the Dask scheduler about its workers
+STALLED_WAIT = 5.0  # seconds the coordinator waits for the workers to say which tasks are stuck
 
 
 def _worker_name() -> str:
@@ -218,6 +219,7 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         client = Client(cluster)
 
     def close() -> None:
+        asker.shutdown(wait=False, cancel_futures=True)
         client.close()
         if cluster is not None:
             cluster.close()
@@ -260,13 +262,24 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
 
     executor = _keyed_executor(client, pure=False)
 
+    asking = {"question": None}  # the workers' answer to the last question, pending
+    asker = ThreadPoolExecutor(1, thread_name_prefix="dustcourse-stalled")
+
     def stalled(futures) -> list:
-        keys = {f.key: f for f in futures}
+        # asked from a thread and waited on for STALLED_WAIT at most: a worker out of
+        # reach must not hold the coordinator (the next question waits for its answer)
+        question = asking["question"]
+        if question is None or question.done():
+            keys = [f.key for f in futures]
+            question = asking["question"] = asker.submit(
+                client.run, _stalled_keys, keys, on_error="ignore")
         try:
-            found = client.run(_stalled_keys, list(keys))
-        except Exception:  # the scheduler or a worker is out of reach: ask again later
+            found = question.result(timeout=STALLED_WAIT)
+        except Exception:  # no answer yet, or the scheduler is out of reach
             return []
-        return [keys[k] for held in found.values() for k in held]
+        asking["question"] = None
+        stuck = {k for held in found.values() for k in held}
+        return [f for f in futures if f.key in stuck]
 
     def abort(futures) -> None:
         # the coordinator holds concurrent.futures wrappers: end every task not done
