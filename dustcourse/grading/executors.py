@@ -218,6 +218,9 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
                                    dashboard_address=None)
         client = Client(cluster)
 
+    asking = {"question": None}  # the workers' answer to the last question, pending
+    asker = ThreadPoolExecutor(1, thread_name_prefix="dustcourse-stalled")
+
     def close() -> None:
         asker.shutdown(wait=False, cancel_futures=True)
         client.close()
@@ -261,9 +264,6 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         return client.submit(_shared, value, pure=False)
 
     executor = _keyed_executor(client, pure=False)
-
-    asking = {"question": None}  # the workers' answer to the last question, pending
-    asker = ThreadPoolExecutor(1, thread_name_prefix="dustcourse-stalled")
 
     def stalled(futures) -> list:
         # asked from a thread and waited on for STALLED_WAIT at most: a worker out of
