@@ -302,6 +302,26 @@ def test_a_dask_worker_runs_notebooks_in_kernels_forked_from_its_pool(cluster):
         [r.reason for r in results]
 
 
+def test_a_worker_without_the_sandbox_stops_the_run_before_grading_anything():
+    """A worker that cannot start the sandbox (no bubblewrap on its PATH) is named in
+    the error, and nothing is graded: student code never runs unsandboxed."""
+    from dustcourse.grading.sandbox import SandboxUnavailable
+
+    course = small_class("test-dask-no-sandbox", {"n00": {}})
+    cluster = DaskCluster(ROOT / "_build" / "test-dask-no-sandbox-cluster")
+    try:
+        cluster.env["PATH"] = str(VENV_BIN)  # no /usr/bin: no bwrap
+        cluster.add_worker("nobwrap")
+        address = cluster.wait_for_workers(1)["nobwrap"]
+        with pytest.raises(SandboxUnavailable, match="cannot start the grading sandbox") as e:
+            autograde(course.root, ASSIGNMENT, limits=LIMITS, executor="dask",
+                      scheduler=cluster.address)
+        assert address in str(e.value)
+    finally:
+        cluster.close()
+    assert not list((course.root / "autograded").glob("*/*"))
+
+
 def test_unknown_executor_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown executor"):
         from dustcourse.grading.executors import open_backend
