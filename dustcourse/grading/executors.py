@@ -18,9 +18,10 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from .execute import KERNEL_ENV, ExecutionResult, execute_notebook, kill_sandboxes
@@ -219,10 +220,8 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         client = Client(cluster)
 
     asking = {"question": None}  # the workers' answer to the last question, pending
-    asker = ThreadPoolExecutor(1, thread_name_prefix="dustcourse-stalled")
 
     def close() -> None:
-        asker.shutdown(wait=False, cancel_futures=True)
         client.close()
         if cluster is not None:
             cluster.close()
@@ -270,9 +269,8 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         # reach must not hold the coordinator (the next question waits for its answer)
         question = asking["question"]
         if question is None or question.done():
-            keys = [f.key for f in futures]
-            question = asking["question"] = asker.submit(
-                client.run, _stalled_keys, keys, on_error="ignore")
+            question = asking["question"] = _in_daemon_thread(
+                client.run, _stalled_keys, [f.key for f in futures], on_error="ignore")
         try:
             found = question.result(timeout=STALLED_WAIT)
         except Exception:  # no answer yet, or the scheduler is out of reach
@@ -298,6 +296,21 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         share=share,
         stalled=stalled,
     )
+
+
+def _in_daemon_thread(function, *args, **kwargs) -> Future:
+    """Call ``function`` in a daemon thread: a thread the coordinator's exit does not
+    wait for (Ctrl-C must end the run at once, even while a worker has not answered)."""
+    future = Future()
+
+    def call() -> None:
+        try:
+            future.set_result(function(*args, **kwargs))
+        except Exception as exc:  # handed to whoever waits on it
+            future.set_exception(exc)
+
+    threading.Thread(target=call, name="dustcourse-stalled", daemon=True).start()
+    return future
 
 
 def _keyed_executor(client, **kwargs):
