@@ -22,7 +22,6 @@ import shutil
 import signal
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
@@ -33,7 +32,7 @@ import nbformat
 from .execute import STATUS_ERROR, STATUS_OK, ExecutionResult, _safe_relative
 from .executors import Backend, open_backend
 from .guard import add_guard, remove_guard
-from .prepare import _finish_failed, _zero_scores, prepare
+from .prepare import _finish_failed, _zero_scores, prepare, quiet_autoflush
 from .robustness import robustness_setup
 from .sandbox import Limits, check_sandbox
 from .worker import GradedSubmission, build_kit, grade_submission, task_files
@@ -427,7 +426,9 @@ def autograde(
         for future in late:
             student = in_flight.pop(future)
             del sent_at[future]
-            backend.forget([future])  # a late result, if any, is ignored
+            # a Dask task is cancelled on the cluster; a local task already running
+            # cannot be, and ends within its own limits: a late result is ignored
+            future.cancel()
             tries[student] = tries.get(student, 0) + 1
             if tries[student] < TASK_TRIES:
                 waiting.insert(0, student)
@@ -452,11 +453,7 @@ def autograde(
     def _record_failure(student: str, status: str, reason: str) -> None:
         """The task failed as a whole: the coordinator prepares the submission itself
         (as nbgrader would leave it) and records it as failed (rare: no batching)."""
-        from sqlalchemy.exc import SAWarning
-
-        with warnings.catch_warnings():
-            # nbgrader's add_submission trips SQLAlchemy's autoflush warning; harmless
-            warnings.simplefilter("ignore", SAWarning)
+        with quiet_autoflush():
             prepared = prepare(config, assignment, student)
         items = [] if prepared.error else _work_items(config, assignment, student)
         if prepared.error or not items:
@@ -586,7 +583,6 @@ def record_batch(config, root: Path, outcomes, pending, assignment: str,
     keeps what is read once per run (the assignment's shape)."""
     from nbgrader import utils
     from nbgrader.api import Comment, Grade, Student, SubmittedAssignment, SubmittedNotebook
-    from sqlalchemy.exc import SAWarning
     from sqlalchemy.orm import selectinload
 
     memo = {} if memo is None else memo
@@ -594,8 +590,7 @@ def record_batch(config, root: Path, outcomes, pending, assignment: str,
     for result in batch:
         _write_graded_folder(config, assignment, result)
     students = [r.student for r in batch]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SAWarning)
+    with quiet_autoflush():
         db = gb.db
         try:
             shape = memo.get("shape") or memo.setdefault("shape", _assignment_shape(gb, assignment))

@@ -152,19 +152,9 @@ class Backend:
     # the executor can (Dask: the result of one task, fetched once by each worker and
     # made again if lost); what to pass to submit instead
     share: Callable[[object], object] = field(default=lambda value: value)
-    # drop the given tasks (given up by the coordinator): cancel them where possible
-    forget: Callable[[list], None] = field(default=lambda futures: _cancel(futures))
     # which of the given tasks in flight are known never to finish (Dask: waiting on a
     # worker for a dependency that worker failed to fetch); asked now and then
     stalled: Callable[[list], list] = field(default=lambda futures: [])
-
-
-def _cancel(futures) -> None:
-    """Cancel these futures; a local task already running cannot be cancelled and
-    ends within its own time limits (its result is then ignored). A Dask executor's
-    future cancels its task on the cluster."""
-    for future in futures:
-        future.cancel()
 
 
 def _ignore_sigint(prewarm_args: tuple | None = None) -> None:
@@ -219,8 +209,6 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
                                    dashboard_address=None)
         client = Client(cluster)
 
-    asking = {"question": None}  # the workers' answer to the last question, pending
-
     def close() -> None:
         client.close()
         if cluster is not None:
@@ -263,6 +251,7 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
         return client.submit(_shared, value, pure=False)
 
     executor = _keyed_executor(client, pure=False)
+    asking = {"question": None}  # the workers' answer to the last question, pending
 
     def stalled(futures) -> list:
         # asked from a thread and waited on for STALLED_WAIT at most: a worker out of
@@ -352,8 +341,6 @@ async def _prewarm_dask_worker(args: tuple, dask_worker=None) -> None:
     threads importing the same package at once made the kit's fetch fail
     (``KeyError: 'nbgrader.preprocessors'``), leaving its task waiting for good.
     """
-    import threading
-
     import nbgrader.converters
     import nbgrader.preprocessors  # noqa: F401
 

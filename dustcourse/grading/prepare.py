@@ -18,6 +18,7 @@ the submission in the gradebook. What was repaired is said in words in
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -464,6 +465,17 @@ def _read_error(path: Path) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def quiet_autoflush():
+    """Hide SQLAlchemy's autoflush warning, which nbgrader's add_submission trips
+    (harmless)."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        yield
+
+
 def prepare(config, assignment: str, student: str) -> Prepared:
     """Rebuild and sanitise one submission into ``autograded/`` (see the module's text)."""
     from nbgrader.api import Gradebook
@@ -541,13 +553,10 @@ def _zero_scores(config, assignment: str, student: str, prepared: bool = True) -
     """
     from nbgrader import utils
     from nbgrader.api import Gradebook, MissingEntry
-    from sqlalchemy.exc import SAWarning
 
     coursedir = _coursedir(config)
     folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb, warnings.catch_warnings():
-        # nbgrader's add_submission trips SQLAlchemy's autoflush warning; harmless
-        warnings.simplefilter("ignore", SAWarning)
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb, quiet_autoflush():
         gb.update_or_create_student(student)
         try:
             submission = gb.find_submission(assignment, student)

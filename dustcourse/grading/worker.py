@@ -25,7 +25,6 @@ import functools
 import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,20 +244,16 @@ def grade_submission(
     second time on them (:mod:`.robustness`). Raises what the execution raises (the
     sandbox cannot start, ...): the coordinator then records the submission as failed.
     """
-    from sqlalchemy.exc import SAWarning
-
     from . import executors
     from .autograde import _work_items, _write_files, record
-    from .prepare import prepare
+    from .prepare import prepare, quiet_autoflush
     from .robustness import Robustness
 
     result = GradedSubmission(student)
     _unsynced_private_gradebooks()
     root = Path(tempfile.mkdtemp(prefix=TASK_PREFIX))
     try:
-        with warnings.catch_warnings():
-            # nbgrader's add_submission trips SQLAlchemy's autoflush warning; harmless
-            warnings.filterwarnings("ignore", category=SAWarning)
+        with quiet_autoflush():
             config = _private_course(kit, student, submitted, root)
             prepared = prepare(config, kit.assignment, student)
             items = [] if prepared.error else _work_items(config, kit.assignment, student)
