@@ -238,8 +238,12 @@ def check(path: str | Path, *, timeout: int = 60) -> CheckReport:
     ``timeout`` is the limit in seconds for each cell (an endless loop fails its cell).
     The file is not modified.
     """
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput
     from nbgrader.validator import Validator
+    from traitlets import List
     from traitlets.config import Config
+
+    from .grading.socket_kernels import Execute
 
     path = Path(path).resolve()
     if os.environ.get(RUNNING):
@@ -247,8 +251,11 @@ def check(path: str | Path, *, timeout: int = 60) -> CheckReport:
     original = nbformat.read(path, as_version=4)
 
     class _Validator(Validator):
-        """nbgrader's validator, keeping the executed notebook for per-cell messages."""
+        """nbgrader's validator, keeping the executed notebook for per-cell messages; its
+        kernel talks over Unix sockets, not TCP ports (checks run side by side cannot
+        race for a port: see :mod:`dustcourse.grading.socket_kernels`)."""
 
+        preprocessors = List([CheckCellMetadata, ClearOutput, Execute])
         executed = None
 
         def _preprocess(self, nb):

@@ -61,3 +61,18 @@ def test_stock_nbgrader_autograde_runs_kernels_on_unix_sockets(tmp_path):
     transport, ip = graded.cells[-1].outputs[0].text.split()
     assert transport == "ipc"
     assert not os.path.exists(os.path.dirname(ip)), "the socket folder is removed"
+
+
+def test_a_students_check_runs_its_kernel_on_a_unix_socket(tmp_path):
+    """`dustcourse check` (nbgrader's validator) too: checks run side by side, as the
+    test suite's and a hub's students' do, cannot race for a TCP port."""
+    from dustcourse.check import check
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        _WHERE.replace("print(", "open('where.txt', 'w').write('%s %s' % (")
+        + ")")])
+    nbformat.write(nb, tmp_path / "probe.ipynb")
+    check(tmp_path / "probe.ipynb")
+    transport, ip = (tmp_path / "where.txt").read_text().split()
+    assert transport == "ipc"
+    assert not os.path.exists(os.path.dirname(ip)), "the socket folder is removed"
