@@ -58,21 +58,28 @@ def estimate(n: int, workers: int, worker_s: float, coordinator_s: float, task_s
 
 def benchmark(figures: dict, runs: int = 3) -> Section:
     """Each round grades the same class four times, one after the other: with the local
-    executor, then on Dask with 1 and 2 workers of a new cluster, then on 2 workers of a
-    cluster already running. Ratios are taken within a round (the machine drifts between
-    rounds and parts) and the median of the rounds is reported."""
+    executor, on Dask with 1 and with 2 workers of a new cluster, and on 2 workers of a
+    cluster already running. Each round starts one place further along that list (no
+    setting always runs first, or always right after another), ratios are taken within
+    a round (the machine drifts between rounds and parts) and the median of the rounds
+    is reported."""
     students, jobs = figures["students"], figures["jobs"]
     section = Section(f"Grading on Dask distributed ({students} submissions of {ASSIGNMENT})")
     local, walls, running = [], {1: [], 2: []}, []
     with tempfile.TemporaryDirectory(prefix="dustcourse-bench-dask-") as tmp:
-        for n in range(runs):
-            local.append(grade_ours(Path(tmp), f"local-{n}", students, jobs=jobs)[0])
-            for workers in walls:
-                wall, _ = grade_ours(Path(tmp), f"dask{workers}-{n}", students,
-                                     executor="dask", jobs=workers)
-                walls[workers].append(wall)
+        settings = [
+            (local, lambda name: grade_ours(Path(tmp), name, students, jobs=jobs)[0]),
+            *[(walls[w], lambda name, w=w: grade_ours(Path(tmp), name, students,
+                                                      executor="dask", jobs=w)[0])
+              for w in walls],
             # 2 workers of a cluster that is already up, as an instructor's would be
-            running.append(_on_a_running_cluster(Path(tmp), f"dask-up-{n}", students))
+            (running, lambda name: _on_a_running_cluster(Path(tmp), name, students)),
+        ]
+        for n in range(runs):
+            for i in range(len(settings)):
+                j = (n + i) % len(settings)
+                values, grade = settings[j]
+                values.append(grade(f"setting{j}-{n}"))
     section.add(f"local executor, {jobs} processes, wall", spread(local),
                 f"{60 * students / median(local):.1f} submissions/min")
     for workers, values in walls.items():
