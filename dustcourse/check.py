@@ -238,7 +238,7 @@ def check(path: str | Path, *, timeout: int = 60) -> CheckReport:
     ``timeout`` is the limit in seconds for each cell (an endless loop fails its cell).
     The file is not modified.
     """
-    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput
+    from nbgrader.preprocessors import Execute as NbgraderExecute
     from nbgrader.validator import Validator
     from traitlets import List
     from traitlets.config import Config
@@ -255,7 +255,8 @@ def check(path: str | Path, *, timeout: int = 60) -> CheckReport:
         kernel talks over Unix sockets, not TCP ports (checks run side by side cannot
         race for a port: see :mod:`dustcourse.grading.socket_kernels`)."""
 
-        preprocessors = List([CheckCellMetadata, ClearOutput, Execute])
+        preprocessors = List([Execute if p is NbgraderExecute else p
+                              for p in Validator.preprocessors.default()])
         executed = None
 
         def _preprocess(self, nb):

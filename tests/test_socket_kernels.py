@@ -69,8 +69,7 @@ def test_a_students_check_runs_its_kernel_on_a_unix_socket(tmp_path):
     from dustcourse.check import check
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        _WHERE.replace("print(", "open('where.txt', 'w').write('%s %s' % (")
-        + ")")])
+        _WHERE + "\nopen('where.txt', 'w').write(info['transport'] + ' ' + info['ip'])")])
     nbformat.write(nb, tmp_path / "probe.ipynb")
     check(tmp_path / "probe.ipynb")
     transport, ip = (tmp_path / "where.txt").read_text().split()
