@@ -42,11 +42,16 @@ def scheduler_overhead() -> tuple[float, float]:
 
 
 def _on_a_running_cluster(base: Path, name: str, students: int) -> float:
-    """Wall seconds of our autograde on 2 Dask workers started beforehand."""
+    """Wall seconds of our autograde on 2 Dask workers started beforehand, with the
+    settings docs/grading.md gives for a cluster of grading workers."""
+    import dask
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+    from dustcourse.grading.executors import LOCAL_CLUSTER_CONFIG
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster:
         return grade_ours(base, name, students, executor="dask",
                           scheduler=cluster.scheduler_address)[0]
 

@@ -28,6 +28,18 @@ from .execute import KERNEL_ENV, ExecutionResult, execute_notebook, kill_sandbox
 from .sandbox import Limits, SandboxUnavailable, check_sandbox
 
 EXECUTORS = ("local", "dask")
+# The local Dask cluster the dask executor starts when given no scheduler. Dask's
+# defaults suit many tasks of milliseconds; a grading task takes seconds, waiting on
+# its kernel in another process. So its workers do not profile their tasks (a sample
+# of the task thread's stack every 10 ms, for a dashboard this cluster does not
+# serve), and its servers check their event loop's health every 500 ms, not 20 ms
+# (a loop blocked for 3 s is still reported). Each setting costs the workers and
+# the coordinator CPU that grading needs (docs/grading.md, Dask).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": 2,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+}
 SLOTS_REFRESH = 1.0  # seconds between two questions to the Dask scheduler about its workers
 STALLED_WAIT = 5.0  # seconds the coordinator waits for the workers to say which tasks are stuck
 
@@ -203,7 +215,7 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
     if scheduler:
         client = Client(scheduler, timeout="10s")
     else:
-        with dask.config.set({"distributed.scheduler.allowed-failures": 2}):
+        with dask.config.set(LOCAL_CLUSTER_CONFIG):
             cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1,
                                    threads_per_worker=1, processes=True,
                                    dashboard_address=None)
@@ -216,15 +228,13 @@ def dask_backend(scheduler: str | None = None, jobs: int | None = None,
 
     try:
         client.wait_for_workers(1, timeout=60)
-        if sandbox:
-            broken = {w: r for w, r in client.run(sandbox_report).items() if r}
+        if sandbox or prewarm is not None:  # one round: check, then start warm kernels
+            broken = {w: r for w, r in client.run(_get_ready, sandbox, prewarm).items() if r}
             if broken:
                 raise SandboxUnavailable(
                     "Dask worker(s) cannot start the grading sandbox: "
                     + "; ".join(f"{w}: {r}" for w, r in sorted(broken.items()))
                 )
-        if prewarm is not None:  # every worker starts its warm kernels now
-            client.run(_prewarm_dask_worker, prewarm, wait=False)
     except BaseException:
         close()
         raise
@@ -331,6 +341,17 @@ def _prewarm_quietly(args: tuple, dask_worker=None) -> None:
     (which passes ``dask_worker``)."""
     with contextlib.suppress(Exception):  # the tasks themselves will say what fails
         prewarm(*args, worker=dask_worker)
+
+
+async def _get_ready(sandbox: bool, prewarm_args: tuple | None, dask_worker=None) -> str:
+    """On a Dask worker, when the coordinator connects: '' if it can grade, else why
+    not (the sandbox cannot start here); a worker that can starts its warm kernels
+    (``prewarm_args``: see :func:`prewarm`) without waiting for the other workers'
+    answers. One round trip, before any task is sent."""
+    report = sandbox_report() if sandbox else ""
+    if not report and prewarm_args is not None:
+        await _prewarm_dask_worker(prewarm_args, dask_worker)
+    return report
 
 
 async def _prewarm_dask_worker(args: tuple, dask_worker=None) -> None:
