@@ -322,6 +322,32 @@ def test_a_worker_without_the_sandbox_stops_the_run_before_grading_anything():
     assert not list((course.root / "autograded").glob("*/*"))
 
 
+def _grading_settings(dask_worker=None) -> tuple:
+    import dask
+
+    return ("profile" in dask_worker.periodic_callbacks,
+            dask.config.get("distributed.admin.tick.interval"),
+            dask.config.get("distributed.scheduler.allowed-failures"))
+
+
+def test_the_local_cluster_runs_with_the_grading_settings():
+    """The cluster `--executor dask` starts: workers that do not profile their tasks,
+    event-loop checks every 500 ms, 2 retries of a task whose workers die."""
+    from dustcourse.grading.executors import open_backend
+
+    backend = open_backend("dask", jobs=1, sandbox=False)
+    try:
+        client = backend.pool._client
+        settings = client.run(_grading_settings)
+        scheduler = client.run_on_scheduler(
+            lambda dask_scheduler: (dask_scheduler.allowed_failures,
+                                    dask_scheduler._tick_interval))
+    finally:
+        backend.close()
+    assert list(settings.values()) == [(False, "500ms", 2)]
+    assert scheduler == (2, 0.5)
+
+
 def test_unknown_executor_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown executor"):
         from dustcourse.grading.executors import open_backend
