@@ -337,8 +337,8 @@ def _stalled_keys(keys: list, dask_worker=None) -> list:
 
 
 def _prewarm_quietly(args: tuple, dask_worker=None) -> None:
-    """:func:`prewarm` on a local worker process, or on a Dask worker by ``client.run``
-    (which passes ``dask_worker``)."""
+    """:func:`prewarm` on a local worker process (its initializer), or on a Dask worker
+    in the thread :func:`_prewarm_dask_worker` starts (given its ``dask_worker``)."""
     with contextlib.suppress(Exception):  # the tasks themselves will say what fails
         prewarm(*args, worker=dask_worker)
 
